@@ -1,0 +1,81 @@
+"""Helpers the judge asks the student process to run on student objects.
+
+This module is imported *in the student process* (``student.lib("grader.recipes.predict")``):
+it saves round trips and keeps big intermediate objects (a DataLoader, an optimizer) on the
+child's side. It decides nothing: whatever it returns is data the judge checks like any other
+reply, so a submission that tampers with it only hurts itself.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from grader import training
+
+
+def parameters(model: nn.Module) -> list[dict]:
+    """Every parameter in registration order: name, value (a copy), requires_grad."""
+    return [{"name": name, "value": p.detach().clone(), "requires_grad": bool(p.requires_grad)}
+            for name, p in model.named_parameters()]
+
+
+def load_parameters(model: nn.Module, values: list[torch.Tensor]) -> None:
+    """Copy ``values`` into the model's parameters, in registration order."""
+    params = list(model.parameters())
+    if len(params) != len(values):
+        raise ValueError(f"the model has {len(params)} parameter tensors, {len(values)} given")
+    with torch.no_grad():
+        for p, v in zip(params, values):
+            if p.shape != v.shape:
+                raise ValueError(f"parameter of shape {tuple(p.shape)} cannot take {tuple(v.shape)}")
+            p.copy_(v)
+
+
+def state_dict(model: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def forward(model: nn.Module, x: torch.Tensor, eval_mode: bool = True) -> torch.Tensor:
+    """The model's output on x, in eval mode and without gradients by default."""
+    if eval_mode:
+        model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    return training.predict(model, x, batch_size=batch_size)
+
+
+def loader(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
+           seed: int = 0):
+    return training.make_loader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def optimizer(kind: str, model: nn.Module, lr: float):
+    return training.make_optimizer(kind, model.parameters(), lr)
+
+
+def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **kwargs) -> dict:
+    """:func:`grader.training.train_classifier` on the student's model (and train_loop)."""
+    return training.train_classifier(model, x, y, **kwargs)
+
+
+def module_types(model: nn.Module) -> list[str]:
+    """The class names of all sub-modules, in order (to see which activations are used)."""
+    return [type(m).__name__ for m in model.modules()]
+
+
+def parameter_layout(model: nn.Module) -> list[dict]:
+    """Names and shapes only (no values): cheap, for shape and count checks."""
+    return [{"name": name, "shape": list(p.shape), "requires_grad": bool(p.requires_grad)}
+            for name, p in model.named_parameters()]
+
+
+def freeze(model: nn.Module, names: list[str]) -> None:
+    """Stop training the named parameters (``requires_grad=False``)."""
+    wanted = set(names)
+    for name, p in model.named_parameters():
+        if name in wanted:
+            p.requires_grad_(False)

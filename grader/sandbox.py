@@ -1,0 +1,298 @@
+"""How the student process is walled off, strongest available layers first.
+
+Strong (root with bubblewrap, the course machines and CI)::
+
+    sh -c 'echo $$ > <cgroup>/cgroup.procs; exec "$@"'            memory + pids cgroup
+      bwrap --unshare-{pid,net,ipc,uts,cgroup} --die-with-parent --new-session
+            --ro-bind <only what Python needs> ... --tmpfs /tmp (size-capped)
+            --ro-bind <the submission> /submission  --clearenv ...
+        setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs   a real uid drop
+          prlimit --cpu --nproc --fsize --core=0 [--as]
+            python -I -m grader.student_server
+
+bwrap runs first, as root, so it can bind Python from a root-only home (``/root/.pyenv``);
+the uid drop happens inside. Without a user namespace the drop is real (``bwrap --uid`` alone
+is not, for root). The file system is an allow-list: the grader's tests, hidden checks,
+reference solutions, data caches and other students' work are simply not there.
+
+Unprivileged users with bubblewrap get the same namespaces and allow-list (their uid is
+already unprivileged). Without bubblewrap the child is a plain subprocess in its own session
+with rlimits and a cleared environment: ``isolation: basic``, said in every report;
+``--require-isolation`` refuses to grade instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOBODY = 65534
+GiB = 2**30
+MiB = 2**20
+# `import torch` (a CUDA build) maps about 3.4 GB of address space before doing anything, so an
+# address-space limit must leave that much on top of the memory the student may really use.
+TORCH_ADDRESS_SPACE = 6 * GiB
+SANDBOX_SUBMISSION = "/submission"
+
+
+class IsolationUnavailable(RuntimeError):
+    """Strong isolation was required but a layer is missing; the message says which."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int = 4 * GiB
+    cpu_seconds: int = 900
+    processes: int = 256         # per child (pids cgroup); RLIMIT_NPROC is per uid, see below
+    file_size_bytes: int = 64 * MiB
+    scratch_bytes: int = 256 * MiB
+
+    @property
+    def address_space_bytes(self) -> int:
+        return self.memory_bytes + TORCH_ADDRESS_SPACE
+
+
+@dataclass
+class Isolation:
+    """What this machine offers; ``level`` is "strong" or "basic"."""
+
+    level: str
+    layers: list[str]
+    missing: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        text = f"isolation: {self.level} ({', '.join(self.layers)})"
+        if self.missing:
+            text += f"; unavailable: {', '.join(self.missing)}"
+        return text
+
+
+@dataclass
+class Launch:
+    """A ready-to-run child: argv, environment, where the submission appears inside, cleanup."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    submission_path: str          # the submission root as the child sees it
+    scratch: Path | None          # judge-side scratch dir (basic mode), removed by cleanup
+    cgroups: list[Path]
+
+    def cleanup(self) -> None:
+        for cg in self.cgroups:
+            _remove_cgroup(cg)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Probing
+# --------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def probe() -> Isolation:
+    """Find which layers work here by running them once (cached for the process)."""
+    layers, missing = [], []
+    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+    root = os.geteuid() == 0
+    if bwrap and _bwrap_works(bwrap, root):
+        layers.append("bwrap namespaces pid/net/ipc/uts, read-only allow-listed file system, "
+                      "private size-capped /tmp")
+        if root:
+            if setpriv:
+                layers.append(f"uid {NOBODY} (setpriv, no-new-privs)")
+            else:
+                missing.append("setpriv (uid drop)")
+        else:
+            layers.append(f"unprivileged uid {os.geteuid()}")
+    else:
+        missing.append("bubblewrap (`apt-get install bubblewrap`)" if not bwrap
+                       else "bubblewrap namespaces (bwrap failed to start here)")
+    if _cgroup_root("memory") is not None:
+        layers.append("cgroup memory limit")
+    if _cgroup_root("pids") is not None:
+        layers.append("cgroup pids limit")
+    layers.append("rlimits cpu/fsize/core/nproc" + ("" if _cgroup_root("memory") else "/as"))
+    strong = bool(bwrap) and not any(m.startswith("bubblewrap") for m in missing) and (
+        not root or setpriv is not None)
+    return Isolation("strong" if strong else "basic", layers, missing)
+
+
+def _bwrap_works(bwrap: str, root: bool) -> bool:
+    argv = [bwrap, *_namespace_args(root), "--ro-bind", "/", "/", "--proc", "/proc",
+            "--dev", "/dev", "true"]
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _namespace_args(root: bool) -> list[str]:
+    # As root, no user namespace: the uid drop inside must be real. Unprivileged users need one.
+    common = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+              "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    return common if root else ["--unshare-user", *common]
+
+
+# --------------------------------------------------------------------------------------------
+# cgroups (v1, as on the course machines; v2 works the same way through cgroup.procs)
+# --------------------------------------------------------------------------------------------
+
+def _cgroup_root(controller: str) -> Path | None:
+    """Our own cgroup directory for a controller, if we may create children in it."""
+    if os.geteuid() != 0:
+        return None
+    base = Path("/sys/fs/cgroup") / controller
+    if not base.is_dir():
+        return None
+    own = ""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controller in controllers.split(","):
+                own = path.lstrip("/")
+    except OSError:
+        return None
+    folder = base / own if (base / own).is_dir() else base
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def _make_cgroup(controller: str, settings: dict[str, str]) -> Path | None:
+    parent = _cgroup_root(controller)
+    if parent is None:
+        return None
+    path = parent / f"grader-{uuid.uuid4().hex[:12]}"
+    try:
+        path.mkdir()
+        for name, value in settings.items():
+            if (path / name).exists():
+                (path / name).write_text(value)
+        return path
+    except OSError:
+        _remove_cgroup(path)
+        return None
+
+
+def _remove_cgroup(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# Building the command
+# --------------------------------------------------------------------------------------------
+
+def child_environment(threads: int, home: str) -> dict[str, str]:
+    """The whole environment of the child: nothing of the judge's leaks in."""
+    n = str(threads)
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "CUDA_VISIBLE_DEVICES": "",       # grade on the CPU: same results everywhere
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": home,
+    }
+
+
+def python_paths() -> list[Path]:
+    """Folders the child's Python needs: its prefixes, site-packages and the grader package."""
+    import grader
+
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.exec_prefix),
+             Path(os.path.realpath(sys.executable)).parent, Path(grader.__file__).parent}
+    for p in site.getsitepackages() + [site.getusersitepackages()]:
+        paths.add(Path(p))
+    return sorted(p.resolve() for p in paths if p.exists())
+
+
+def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limits, threads: int,
+                 hidden: list[Path], isolation: Isolation) -> Launch:
+    """The command that starts ``python_argv`` (a ``python -m ...`` line) for this submission."""
+    submission_root = submission_root.resolve()
+    if isolation.level != "strong":
+        scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
+        env = child_environment(threads, str(scratch))
+        return Launch(python_argv, env, str(scratch), str(submission_root), scratch, [])
+
+    root = os.geteuid() == 0
+    cgroups = []
+    memory = _make_cgroup("memory", {"memory.limit_in_bytes": str(limits.memory_bytes),
+                                     "memory.memsw.limit_in_bytes": str(limits.memory_bytes),
+                                     "memory.max": str(limits.memory_bytes)})
+    pids = _make_cgroup("pids", {"pids.max": str(limits.processes)})
+    cgroups = [c for c in (memory, pids) if c is not None]
+
+    args = ["bwrap", *_namespace_args(root)]
+    created: set[Path] = {Path("/")}   # folders bwrap makes (mount points)
+    bound: list[Path] = []             # folders visible inside, read-only
+
+    def covered(path: Path) -> bool:
+        return any(path == b or b in path.parents for b in bound)
+
+    def make_parents(target: Path) -> None:
+        # bwrap creates missing parents mode 0700, which a dropped uid cannot traverse.
+        for parent in reversed(target.parents):
+            if parent not in created and not covered(parent):
+                args.extend(["--perms", "0755", "--dir", str(parent)])
+                created.add(parent)
+
+    for system in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"):
+        path = Path(system)
+        if path.is_symlink():  # merged /usr: /bin -> usr/bin
+            args.extend(["--symlink", os.readlink(system), system])
+        elif path.exists():
+            args.extend(["--ro-bind", system, system])
+            bound.append(path)
+    for path in python_paths():
+        if covered(path):
+            continue
+        make_parents(path)
+        args.extend(["--ro-bind", str(path), str(path)])
+        bound.append(path)
+    # Hide what an allow-listed folder may still contain (a non-editable install puts the
+    # reference solutions in site-packages; a virtualenv may sit inside the repository).
+    for secret in hidden:
+        secret = secret.resolve()
+        if secret.is_dir() and covered(secret):
+            args.extend(["--tmpfs", str(secret)])
+    args.extend(["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(64 * MiB), "--tmpfs", "/dev/shm",
+                 "--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
+                 "--ro-bind", str(submission_root), SANDBOX_SUBMISSION,
+                 "--chdir", "/tmp", "--clearenv"])
+    for key, value in child_environment(threads, "/tmp").items():
+        args.extend(["--setenv", key, value])
+    if root:
+        args.extend(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                     "--no-new-privs", "--"])
+    if shutil.which("prlimit"):
+        # RLIMIT_NPROC counts every process of the uid, all children of a batch together: it
+        # is a fork-bomb stop; the per-child bound is the pids cgroup.
+        args.extend(["prlimit", f"--cpu={limits.cpu_seconds}", "--nproc=4096",
+                     f"--fsize={limits.file_size_bytes}", "--core=0"])
+        if memory is None:
+            args.append(f"--as={limits.address_space_bytes}")
+        args.append("--")
+    args.extend(python_argv)
+    if cgroups:
+        attach = " && ".join(f'echo $$ > "{cg}/cgroup.procs"' for cg in cgroups)
+        args = ["sh", "-c", f'{attach} && exec "$@"', "sh", *args]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    return Launch(args, env, "/", SANDBOX_SUBMISSION, None, cgroups)

@@ -1,0 +1,285 @@
+"""Slicing a submission's top level: run what the graded names need, skip the rest.
+
+A notebook or script usually trains, plots and downloads at the top level. The grader must not
+re-run that: it keeps only
+
+* the definitions the assignment asks for (``MLP``, ``train_loop``, ...),
+* and, transitively, every top-level statement that binds a global name those definitions use
+  (``DEVICE = torch.device("cpu")`` used in ``forward``, ``import torch``, a helper function),
+
+and lists everything else as skipped. Loops at the top level and ``if __name__ ==
+"__main__":`` blocks are never run. The analysis is static (``ast`` + ``symtable``): nothing is
+executed here, so it is safe to run in the judge.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import symtable
+from dataclasses import dataclass, field
+
+
+class SubmissionSyntaxError(Exception):
+    """The submission does not parse; carries the student's line."""
+
+    def __init__(self, filename: str, lineno: int | None, offset: int | None, msg: str, text: str):
+        self.filename, self.lineno, self.offset, self.msg = filename, lineno, offset, msg
+        self.text = (text or "").rstrip("\n")
+        where = f"{filename}, line {lineno}" if lineno else filename
+        lines = [f"syntax error in {where}: {msg}"]
+        if self.text.strip():
+            code = self.text.lstrip()
+            indent = len(self.text) - len(code)
+            lines += ["    " + code, "    " + " " * max(0, (offset or 1) - 1 - indent) + "^"]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Statement:
+    """One top-level statement of the submission."""
+
+    index: int
+    lineno: int
+    end_lineno: int
+    kind: str            # "import", "def", "class", "assign", "loop", "main-guard", "expression", ...
+    summary: str         # its first line, shortened
+    binds: set[str] = field(default_factory=set)
+    uses: set[str] = field(default_factory=set)
+    star_import: bool = False
+
+
+@dataclass
+class SlicePlan:
+    """Which top-level statements to run, and why the others are skipped."""
+
+    statements: list[Statement]
+    kept: list[int]                          # statement indices, in source order
+    skipped: list[tuple[Statement, str]]     # statement and the reason it is skipped
+    defined: dict[str, str]                  # top-level name -> kind of its (last) definition
+    missing: list[str]                       # required names that nothing defines
+    only_in_skipped: dict[str, int]          # global name -> line of a skipped statement binding it
+
+    @property
+    def kept_lines(self) -> list[int]:
+        return [self.statements[i].lineno for i in self.kept]
+
+    def suggestions(self, name: str) -> list[str]:
+        return did_you_mean(name, list(self.defined))
+
+
+def did_you_mean(name: str, candidates: list[str], n: int = 3) -> list[str]:
+    """Close matches for a missing name: case-insensitive equality first, then difflib's."""
+    same_case = [c for c in candidates if c.lower() == name.lower() and c != name]
+    lowered = {c.lower(): c for c in candidates}
+    close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)]
+    out: list[str] = []
+    for c in same_case + close:
+        if c not in out and c != name:
+            out.append(c)
+    return out[:n]
+
+
+def parse(source: str, filename: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as e:
+        raise SubmissionSyntaxError(filename, e.lineno, e.offset, e.msg, e.text or "") from None
+    except (ValueError, RecursionError, MemoryError) as e:  # null bytes, absurd nesting
+        raise SubmissionSyntaxError(filename, None, None, f"cannot be parsed ({e})", "") from None
+
+
+def top_level_statements(tree: ast.Module) -> list[ast.stmt]:
+    return list(tree.body)
+
+
+def plan(source: str, filename: str, required: list[str]) -> SlicePlan:
+    """Decide which top-level statements run so that ``required`` names get defined."""
+    tree = parse(source, filename)
+    lines = source.splitlines()
+    scope_globals = _child_scope_globals(source, filename)
+    statements = [_describe(i, node, lines, scope_globals) for i, node in enumerate(tree.body)]
+
+    defined: dict[str, str] = {}
+    for st in statements:
+        if st.kind in ("loop", "main-guard"):
+            continue
+        for name in st.binds:
+            defined[name] = st.kind
+
+    needed = {name for name in required if name in defined}
+    keep: set[int] = {st.index for st in statements if st.star_import}
+    frontier = list(needed)
+    for st in statements:
+        if st.star_import:
+            frontier.extend(st.uses)
+    while frontier:
+        name = frontier.pop()
+        for st in statements:
+            if st.index in keep or st.kind in ("loop", "main-guard") or name not in st.binds:
+                continue
+            keep.add(st.index)
+            for used in st.uses - needed:
+                needed.add(used)
+                frontier.append(used)
+
+    kept = sorted(keep)
+    skipped = [(st, _reason(st)) for st in statements if st.index not in keep]
+    bound_by_kept = set().union(*(statements[i].binds for i in kept)) if kept else set()
+    only_in_skipped: dict[str, int] = {}
+    for st, _ in skipped:
+        for name in st.binds - bound_by_kept:
+            only_in_skipped.setdefault(name, st.lineno)
+    missing = [name for name in required if name not in defined]
+    return SlicePlan(statements, kept, skipped, defined, missing, only_in_skipped)
+
+
+def _reason(st: Statement) -> str:
+    return {
+        "main-guard": "`if __name__ == \"__main__\"` block",
+        "loop": "top-level loop (training runs are not re-run)",
+        "expression": "top-level expression (calls, plots and prints are not re-run)",
+    }.get(st.kind, "not needed by the graded names")
+
+
+def _describe(index: int, node: ast.stmt, lines: list[str], scope_globals) -> Statement:
+    first = lines[node.lineno - 1].strip() if node.lineno - 1 < len(lines) else ""
+    summary = first if len(first) <= 70 else first[:67] + "..."
+    st = Statement(index, node.lineno, getattr(node, "end_lineno", node.lineno) or node.lineno,
+                   _kind(node), summary)
+    st.binds = _bound_names(node)
+    st.uses = _module_level_loads(node) | scope_globals(st.lineno, st.end_lineno)
+    st.star_import = isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
+    return st
+
+
+def _kind(node: ast.stmt) -> str:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return "import"
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return "def"
+    if isinstance(node, ast.ClassDef):
+        return "class"
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        return "assign"
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        return "loop"
+    if isinstance(node, ast.If) and _is_main_guard(node.test):
+        return "main-guard"
+    if isinstance(node, ast.Expr):
+        return "expression"
+    return type(node).__name__.lower()
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    if not isinstance(test, ast.Compare) or len(test.comparators) != 1:
+        return False
+    names = [test.left, test.comparators[0]]
+    return (any(isinstance(n, ast.Name) and n.id == "__name__" for n in names)
+            and any(isinstance(n, ast.Constant) and n.value == "__main__" for n in names))
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """Global names a top-level statement binds (assignment targets, defs, imports...)."""
+    names: set[str] = set()
+
+    class Binder(ast.NodeVisitor):
+        def visit_FunctionDef(self, n):
+            names.add(n.name)  # do not look inside: its locals are not globals
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_ClassDef(self, n):
+            names.add(n.name)
+
+        def visit_Lambda(self, n):
+            pass
+
+        def visit_Import(self, n):
+            for alias in n.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+
+        def visit_ImportFrom(self, n):
+            for alias in n.names:
+                if alias.name != "*":
+                    names.add(alias.asname or alias.name)
+
+        def visit_Name(self, n):
+            if isinstance(n.ctx, (ast.Store, ast.Del)):
+                names.add(n.id)
+
+        def visit_NamedExpr(self, n):
+            if isinstance(n.target, ast.Name):
+                names.add(n.target.id)
+            self.visit(n.value)
+
+        def visit_ExceptHandler(self, n):
+            if n.name:
+                names.add(n.name)
+            self.generic_visit(n)
+
+    Binder().visit(node)
+    return names
+
+
+def _module_level_loads(node: ast.stmt) -> set[str]:
+    """Names read at module level by a statement (not inside function or class bodies)."""
+    names: set[str] = set()
+
+    class Loader(ast.NodeVisitor):
+        def visit_FunctionDef(self, n):
+            for d in n.decorator_list:
+                self.visit(d)
+            self.visit(n.args)  # default values are evaluated at definition time
+            if n.returns:
+                self.visit(n.returns)
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_arg(self, n):
+            if n.annotation:
+                self.visit(n.annotation)
+
+        def visit_ClassDef(self, n):
+            for part in n.decorator_list + n.bases + [k.value for k in n.keywords]:
+                self.visit(part)
+
+        def visit_Lambda(self, n):
+            self.visit(n.args)
+
+        def visit_Name(self, n):
+            if isinstance(n.ctx, ast.Load):
+                names.add(n.id)
+
+    Loader().visit(node)
+    return names
+
+
+def _child_scope_globals(source: str, filename: str):
+    """A lookup: line range -> global names read by function/class scopes starting there."""
+    try:
+        table = symtable.symtable(source, filename, "exec")
+    except (SyntaxError, RecursionError, ValueError):
+        return lambda start, end: set()
+    scopes: list[tuple[int, set[str]]] = []
+
+    def collect(t) -> set[str]:
+        found = {s.get_name() for s in t.get_symbols() if s.is_global() and not _is_module(t)}
+        for child in t.get_children():
+            found |= collect(child)
+        return found
+
+    def _is_module(t) -> bool:
+        return t.get_type() == "module"
+
+    for child in table.get_children():
+        scopes.append((child.get_lineno(), collect(child)))
+
+    def lookup(start: int, end: int) -> set[str]:
+        out: set[str] = set()
+        for lineno, names in scopes:
+            if start <= lineno <= end:
+                out |= names
+        return out
+
+    return lookup

@@ -1,0 +1,484 @@
+"""The judge's side of the wall: start, talk to, time out and restart the student process.
+
+:class:`StudentProcess` owns one sandboxed child running :mod:`grader.student_server`. Checks
+use it through :class:`StudentModule` and :class:`Remote` proxies::
+
+    model = student.MLP(hidden=(256,))        # built in the child; ``model`` is a handle
+    out = model(torch.rand(4, 784))          # a plain tensor, decoded as data
+    relu = student.lib("torch.nn.ReLU")      # a library object, passed by path
+
+Every reply is decoded by :func:`grader.wire.loads` (size cap, weights-only unpickler, schema
+check). A request that runs past its time limit kills the whole sandbox; the next request
+starts a fresh child and reloads the submission, so only the check that timed out fails.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import sandbox, wire
+from grader.failures import (BadReply, CheckFailure, MissingName, NotImplementedYet,
+                             StudentCrashed, StudentError, StudentTimeout)
+from grader.slicing import SlicePlan
+from grader.submission import Source
+
+OUTPUT_CAP = 100_000
+
+
+@dataclass
+class LoadReport:
+    """What loading the submission gave: the names it defines and the statements that failed."""
+
+    defined: list[str] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+class CappedOutput:
+    """The child's stdout/stderr, kept up to a cap; never parsed for anything."""
+
+    def __init__(self, cap: int = OUTPUT_CAP):
+        self.cap, self.data, self.dropped = cap, bytearray(), 0
+        self.lock = threading.Lock()
+
+    def feed(self, chunk: bytes) -> None:
+        with self.lock:
+            room = self.cap - len(self.data)
+            self.data += chunk[:max(0, room)]
+            self.dropped += max(0, len(chunk) - max(0, room))
+
+    def text(self) -> str:
+        with self.lock:
+            text = self.data.decode("utf-8", "replace")
+            if self.dropped:
+                text += f"\n[... {self.dropped:,} more bytes of output dropped]"
+            return text
+
+
+@dataclass
+class Stats:
+    startups: int = 0
+    startup_s: float = 0.0
+    requests: int = 0
+    request_s: float = 0.0
+
+
+class StudentProcess:
+    def __init__(self, source: Source, plan: SlicePlan, *, isolation: sandbox.Isolation,
+                 limits: sandbox.Limits = sandbox.Limits(), threads: int = 1, seed: int = 0,
+                 request_timeout: float = 30.0, load_timeout: float = 120.0,
+                 hidden_paths: list[Path] | None = None,
+                 max_reply_bytes: int = wire.DEFAULT_MAX_BYTES):
+        self.source, self.plan, self.isolation, self.limits = source, plan, isolation, limits
+        self.threads, self.seed = threads, seed
+        self.request_timeout, self.load_timeout = request_timeout, load_timeout
+        self.hidden_paths = hidden_paths or []
+        self.max_reply_bytes = max_reply_bytes
+        self.output = CappedOutput()
+        self.stats = Stats()
+        self.generation = 0
+        self.load_report: LoadReport | None = None
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+        self._launch: sandbox.Launch | None = None
+        self._reader: threading.Thread | None = None
+        self._next_id = 0
+        self._deaths: list[str] = []
+
+    # ---------------------------------------------------------------- life cycle
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> LoadReport:
+        """Start the child (if needed) and load the submission; returns what got defined."""
+        if self.running and self.load_report is not None:
+            return self.load_report
+        self._stop()
+        started = time.perf_counter()
+        parent_sock, child_sock = socket.socketpair()
+        fd = child_sock.fileno()
+        python_argv = [sys.executable, "-I", "-u", "-c", _BOOTSTRAP.format(path=_grader_parent()),
+                       "--fd", str(fd), "--threads", str(self.threads),
+                       "--cpu", str(self.limits.cpu_seconds),
+                       "--fsize", str(self.limits.file_size_bytes)]
+        if self.isolation.level != "strong":
+            python_argv += ["--address-space", str(self.limits.address_space_bytes)]
+        launch = sandbox.build_launch(python_argv, self.source.root, limits=self.limits,
+                                      threads=self.threads, hidden=self.hidden_paths,
+                                      isolation=self.isolation)
+        try:
+            proc = subprocess.Popen(launch.argv, env=launch.env, cwd=launch.cwd,
+                                    pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        except OSError as e:
+            launch.cleanup()
+            parent_sock.close()
+            child_sock.close()
+            raise StudentCrashed(f"the student process could not be started: {e}") from None
+        child_sock.close()
+        self._proc, self._sock, self._launch = proc, parent_sock, launch
+        self._reader = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+        self._reader.start()
+        self.generation += 1
+        inside = _inside_path(self.source.path, self.source.root, launch.submission_path)
+        root_inside = launch.submission_path
+        reply = self._request({
+            "op": "load", "source": self.source.text, "filename": inside, "root": root_inside,
+            "module": self.source.module, "package": self.source.is_package,
+            "kept": self.plan.kept}, timeout=self.load_timeout, what="loading the submission")
+        self.load_report = LoadReport(reply["defined"], reply["errors"])
+        self.stats.startups += 1
+        self.stats.startup_s += time.perf_counter() - started
+        return self.load_report
+
+    def close(self) -> None:
+        self._stop()
+
+    def _drain(self, proc: subprocess.Popen) -> None:
+        stream = proc.stdout
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            if not chunk:
+                return
+            self.output.feed(chunk)
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                try:  # the whole session: bwrap and everything under it (or the plain child)
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
+                pass
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+            self._reader = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._launch is not None:
+            self._launch.cleanup()
+            self._launch = None
+        self.load_report = None
+
+    # ---------------------------------------------------------------- requests
+
+    def request(self, op: str, *, timeout: float | None = None, what: str = "", **fields) -> Any:
+        """Send one request, starting or restarting the child when needed."""
+        if not self.running:
+            self.start()
+        return self._request({"op": op, **fields}, timeout=timeout or self.request_timeout,
+                             what=what or op)
+
+    def _request(self, message: dict, *, timeout: float, what: str) -> Any:
+        self._next_id += 1
+        message["id"] = self._next_id
+        started = time.perf_counter()
+        try:
+            payload = wire.dumps(wire.to_wire(message))
+            self._sock.settimeout(timeout)  # a child that stops reading must not block us
+            try:
+                wire.send_frame(self._sock, payload)
+            except socket.timeout:
+                self._stop()
+                raise StudentTimeout(f"{what} timed out after {timeout:g} s (the student "
+                                     "process stopped reading its requests)") from None
+            finally:
+                if self._sock is not None:
+                    self._sock.settimeout(None)
+            frame = self._receive(timeout, what)
+            reply = wire.loads(frame, max_bytes=self.max_reply_bytes)
+        except wire.WireError as e:
+            self._stop()
+            raise BadReply(f"{what}: the student process sent back something that is not plain "
+                           f"data ({e}); it was stopped") from None
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            raise self._died(what) from None
+        finally:
+            self.stats.requests += 1
+            self.stats.request_s += time.perf_counter() - started
+        if not isinstance(reply, dict) or reply.get("id") != message["id"]:
+            self._stop()
+            raise BadReply(f"{what}: the student process answered out of turn; it was stopped")
+        if "error" in reply:
+            raise self._student_error(what, reply["error"])
+        return self._wrap(reply.get("ok"))
+
+    def _receive(self, timeout: float, what: str) -> bytes:
+        deadline = time.monotonic() + timeout
+        sock = self._sock
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._stop()
+                raise StudentTimeout(f"{what} timed out after {timeout:g} s (the student process "
+                                     "was stopped; later checks start a fresh one)")
+            ready, _, _ = select.select([sock], [], [], remaining)
+            if ready:
+                break
+        sock.settimeout(max(1.0, deadline - time.monotonic()))
+        try:
+            return wire.recv_frame(sock, max_bytes=self.max_reply_bytes)
+        except socket.timeout:
+            self._stop()
+            raise StudentTimeout(f"{what} timed out after {timeout:g} s while sending its "
+                                 "answer") from None
+        finally:
+            sock.settimeout(None)
+
+    def _died(self, what: str) -> CheckFailure:
+        proc = self._proc
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+        memory_hit = self._launch is not None and _memory_limit_hit(self._launch)
+        self._stop()
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            how = f"was killed by {name}"
+        elif code == 137 or memory_hit:
+            how = "was killed (exit 137)"
+        else:
+            how = f"exited with code {code}"
+        if memory_hit or code in (-9, 137):
+            limit = self.limits.memory_bytes / 2**30
+            how += f" — most likely over the memory limit of {limit:g} GiB" if memory_hit else ""
+        tail = self.output.text().strip().splitlines()[-3:]
+        extra = ("\nlast output: " + " | ".join(tail)) if tail else ""
+        return StudentCrashed(f"the student process {how} during {what}{extra}")
+
+    def _student_error(self, what: str, error: dict) -> StudentError:
+        frames = [f"{self._where(f[0], f[1])}, in {f[2]}\n    {f[3].strip()}" if f[3]
+                  else f"{self._where(f[0], f[1])}, in {f[2]}" for f in error.get("frames", [])]
+        hint = ""
+        name = error.get("name")
+        if error.get("type") == "NameError" and name in self.plan.only_in_skipped:
+            line = self.plan.only_in_skipped[name]
+            hint = (f"`{name}` is only defined by the top-level statement at "
+                    f"{self.source.where(line)}, which the grader does not run (training, plots "
+                    "and downloads at the top level are skipped): define it inside your function "
+                    "or at the top level without side effects.")
+        cls = NotImplementedYet if error.get("type") == "NotImplementedError" else StudentError
+        if cls is NotImplementedYet and not hint:
+            hint = "this is still the starter code: implement it."
+        return cls(what, error.get("type", "Exception"), error.get("message", ""), frames, hint)
+
+    def _where(self, filename: str, lineno: int) -> str:
+        if self._launch is not None and filename.startswith(self._launch.submission_path):
+            inside = _inside_path(self.source.path, self.source.root, self._launch.submission_path)
+            if filename == inside:
+                return self.source.where(lineno)
+            return f"{filename[len(self._launch.submission_path):].lstrip('/')}, line {lineno}"
+        return f"{Path(filename).name}, line {lineno}"
+
+    def _wrap(self, value):
+        if isinstance(value, wire.Handle):
+            return Remote(self, wire.Path(("handle", value.id)), self.generation, value.type,
+                          value.repr)
+        if isinstance(value, list):
+            return [self._wrap(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._wrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._wrap(v) for k, v in value.items()}
+        return value
+
+    # ---------------------------------------------------------------- operations on proxies
+
+    def call(self, target: "Remote", args: tuple, kwargs: dict, *, timeout: float | None = None) -> Any:
+        self._check_alive(target)
+        for value in list(args) + list(kwargs.values()):
+            self._check_alive(value)
+        what = describe_call(target, args, kwargs)
+        return self.request("call", path=target._path, args=_paths(args), kwargs=_paths(kwargs),
+                            timeout=timeout, what=what)
+
+    def get(self, target: "Remote", *, timeout: float | None = None) -> Any:
+        self._check_alive(target)
+        return self.request("get", path=target._path, timeout=timeout,
+                            what=target._path.describe())
+
+    def reseed(self, seed: int | None = None) -> None:
+        if self.running:
+            self.request("seed", seed=self.seed if seed is None else seed, threads=self.threads)
+
+    def _check_alive(self, value) -> None:
+        if isinstance(value, Remote) and value._path.root[0] == "handle" and (
+                value._generation != self.generation or not self.running):
+            raise StudentCrashed(f"{value!r} was lost: the student process was restarted after "
+                                 "an earlier failure (a time-out or a crash) in this check")
+
+
+class Remote:
+    """A student-side object (or a path to one). Attribute access builds the path lazily;
+    calling it or :meth:`fetch` sends a request."""
+
+    __slots__ = ("_process", "_path", "_generation", "_type", "_repr")
+
+    def __init__(self, process: StudentProcess, path: wire.Path, generation: int,
+                 type_name: str = "", text: str = ""):
+        self._process, self._path, self._generation = process, path, generation
+        self._type, self._repr = type_name, text
+
+    def __getattr__(self, name: str) -> "Remote":
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return Remote(self._process, wire.Path(self._path.root, self._path.attrs + (name,)),
+                      self._generation, "", "")
+
+    def __call__(self, *args, **kwargs):
+        return self._process.call(self, args, kwargs)
+
+    def call_with_timeout(self, timeout: float, *args, **kwargs):
+        """Call with a time limit of its own (training runs get more than the default)."""
+        return self._process.call(self, args, kwargs, timeout=timeout)
+
+    def fetch(self):
+        """The value at this path, as data (or a handle when it is not data)."""
+        return self._process.get(self)
+
+    @property
+    def type_name(self) -> str:
+        return self._type
+
+    def __repr__(self) -> str:
+        label = self._path.describe()
+        if self._path.root[0] == "handle" and not self._path.attrs:
+            label = f"{self._type or 'object'} object"
+        return f"<student {label}>"
+
+
+class StudentModule:
+    """The submission's namespace as the checks see it: ``student.MLP``, ``student.fit``...
+
+    A name the submission does not define fails the check with the names it does define
+    ("did you mean ..."); a name whose definition raised says what went wrong, and where.
+    """
+
+    def __init__(self, process: StudentProcess):
+        self._process = process
+
+    @property
+    def process(self) -> StudentProcess:
+        return self._process
+
+    def lib(self, dotted: str) -> Remote:
+        """A library object in the child (``torch.nn.ReLU``, ``grader.recipes.predict``)."""
+        return Remote(self._process, wire.Path(("lib", dotted)), 0)
+
+    def has(self, name: str) -> bool:
+        report = self._process.start()
+        return name in report.defined
+
+    def __getattr__(self, name: str) -> Remote:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        report = self._process.start()
+        if name not in report.defined:
+            raise MissingName(missing_name_message(name, self._process, report))
+        return Remote(self._process, wire.Path(("module",), (name,)), 0)
+
+
+def missing_name_message(name: str, process: StudentProcess, report: LoadReport) -> str:
+    source, plan = process.source, process.plan
+    file = source.display_name
+    for error in report.errors:
+        statement = next((st for st in plan.statements if st.lineno == error["lineno"]), None)
+        if statement is not None and name in statement.binds:
+            return (f"`{name}` could not be defined: {source.where(error['lineno'])} raised "
+                    f"{error['type']}: {error['message']}")
+    if name in plan.only_in_skipped:
+        return (f"`{name}` is only defined at {source.where(plan.only_in_skipped[name])}, inside "
+                "top-level code the grader does not run (a loop or an `if __name__` block): "
+                "define it at the top level")
+    kind = "class" if name[:1].isupper() else "function"
+    found = [n for n, k in plan.defined.items() if k in ("def", "class")]
+    text = f"no {kind} `{name}` in {file}"
+    if found:
+        text += "; found " + ", ".join(f"`{n}`" for n in found[:8])
+    close = plan.suggestions(name)
+    if close:
+        text += f" — did you mean `{close[0]}`?"
+    return text
+
+
+def describe_call(target: Remote, args: tuple, kwargs: dict) -> str:
+    parts = [_describe_arg(a) for a in args] + [f"{k}={_describe_arg(v)}" for k, v in kwargs.items()]
+    return f"{target._path.describe()}({', '.join(parts)})"
+
+
+def _describe_arg(value) -> str:
+    import numpy as np
+    import torch
+
+    if isinstance(value, Remote):
+        return value._type or value._path.describe()
+    if isinstance(value, torch.Tensor):
+        return f"<tensor {list(value.shape)}>"
+    if isinstance(value, np.ndarray):
+        return f"<array {list(value.shape)}>"
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"<{type(value).__name__} of {len(value)}>"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _paths(value):
+    """Replace proxies by the paths the child resolves."""
+    if isinstance(value, Remote):
+        return value._path
+    if isinstance(value, list):
+        return [_paths(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_paths(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _paths(v) for k, v in value.items()}
+    return value
+
+
+def _inside_path(path: Path, root: Path, inside_root: str) -> str:
+    return str(Path(inside_root) / path.resolve().relative_to(root.resolve()))
+
+
+def _grader_parent() -> str:
+    import grader
+
+    return str(Path(grader.__file__).resolve().parent.parent)
+
+
+def _memory_limit_hit(launch: sandbox.Launch) -> bool:
+    for cg in launch.cgroups:
+        failcnt = cg / "memory.failcnt"
+        try:
+            if failcnt.exists() and int(failcnt.read_text().strip() or 0) > 0:
+                return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+# The child imports the grader from where the judge has it, whatever the install layout, and
+# refuses imports of what it must not see (the basic sandbox cannot hide the files).
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, {path!r}); sys.argv[0] = 'student_server'; "
+    "from grader.student_server import main; main(sys.argv[1:])"
+)

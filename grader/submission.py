@@ -1,0 +1,184 @@
+"""Finding and reading a submission: a ``.py`` file, a notebook, or a folder.
+
+Reading never executes anything. Notebooks are read with nbformat and turned into a script by
+nbconvert's ``PythonExporter`` after IPython magics and ``!shell`` lines are removed; the
+line → cell map lets messages say "cell 7, line 3" instead of a line of a script the student
+never saw.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_SOURCE_BYTES = 5 * 2**20  # a notebook with embedded plots can be big; its code is not
+
+
+class SubmissionError(Exception):
+    """The submission cannot be found or read; the message says what was expected."""
+
+
+@dataclass
+class Source:
+    """The Python text to grade and where it came from."""
+
+    path: Path                     # the file the student wrote (.py or .ipynb)
+    module: str                    # the module name it is loaded as (``mlp_pixels``)
+    text: str                      # Python source (a notebook's code cells, magics removed)
+    kind: str                      # "py", "ipynb" or "package"
+    root: Path                     # folder put on sys.path (sibling modules importable)
+    cells: list[tuple[int, int]] = field(default_factory=list)  # (first line, cell number)
+    is_package: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.path.name
+
+    def where(self, lineno: int | None) -> str:
+        """Human location of a line: ``mlp_pixels.py, line 12`` or ``MLP.ipynb, cell 4, line 2``."""
+        if lineno is None:
+            return self.display_name
+        if self.kind == "ipynb" and self.cells:
+            cell, first = None, 1
+            for start, number in self.cells:
+                if start <= lineno:
+                    cell, first = number, start
+            if cell is not None:
+                return f"{self.display_name}, cell {cell}, line {lineno - first + 1}"
+        return f"{self.display_name}, line {lineno}"
+
+
+def candidate_names(module: str, patterns: list[str]) -> list[str]:
+    """File names accepted for a module: the assignment's patterns plus module.py/.ipynb."""
+    names = list(patterns) + [f"{module}.py", f"{module}.ipynb"]
+    return list(dict.fromkeys(names))
+
+
+def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
+    """The file to grade inside ``path`` (or ``path`` itself when it is a file)."""
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file or folder")
+    accepted = candidate_names(module, patterns)
+    lowered = {n.lower() for n in accepted}
+    package = path / module / "__init__.py"
+    if package.is_file():
+        return package
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not _ignored(p, path))
+    matches = [p for p in files if p.name.lower() in lowered]
+    # A .py beats a notebook of the same name (students often hand in both, the .py exported).
+    matches.sort(key=lambda p: (len(p.relative_to(path).parts), p.suffix != ".py", str(p)))
+    if matches:
+        return matches[0]
+    found = [str(p.relative_to(path)) for p in files if p.suffix in (".py", ".ipynb")]
+    hint = f"; found {', '.join(found[:8])}" if found else "; the folder has no .py or .ipynb file"
+    from grader.slicing import did_you_mean
+    close = did_you_mean(accepted[0], [Path(f).name for f in found])
+    if close:
+        hint += f" — did you mean to name {close[0]} {accepted[0]}?"
+    raise SubmissionError(f"no {' or '.join(accepted)} in {path}{hint}")
+
+
+def _ignored(p: Path, root: Path) -> bool:
+    parts = p.relative_to(root).parts
+    return any(part.startswith(".") or part in ("__pycache__", "__MACOSX") for part in parts) or (
+        ".ipynb_checkpoints" in parts)
+
+
+def read_source(file: Path, module: str) -> Source:
+    """Read a .py file, a package's ``__init__.py`` or a notebook as Python text."""
+    try:
+        raw = file.read_bytes()
+    except OSError as e:
+        raise SubmissionError(f"{file}: cannot be read ({e.strerror or e})") from None
+    if len(raw) > MAX_SOURCE_BYTES and file.suffix != ".ipynb":
+        raise SubmissionError(f"{file}: {len(raw):,} bytes, more than the {MAX_SOURCE_BYTES:,} a "
+                              "source file may have")
+    if file.suffix == ".ipynb":
+        text, cells = notebook_to_python(raw, file)
+        return Source(file, module, text, "ipynb", file.parent, cells)
+    text = _decode(raw, file)
+    if file.name == "__init__.py":
+        return Source(file, module, text, "package", file.parent.parent, is_package=True)
+    return Source(file, module, text, "py", file.parent)
+
+
+def _decode(raw: bytes, file: Path) -> str:
+    for encoding in ("utf-8-sig", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SubmissionError(f"{file}: not a text file")  # pragma: no cover - latin-1 never fails
+
+
+# --------------------------------------------------------------------------------------------
+# Notebooks
+# --------------------------------------------------------------------------------------------
+
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+
+
+def strip_magics(code: str) -> str:
+    """Remove IPython syntax from one code cell, keeping line numbers.
+
+    ``%line`` magics, ``!shell`` lines, ``x = !cmd`` and ``obj?`` help lines become ``pass``
+    (keeping the indentation, so a magic inside an ``if`` leaves valid code). A cell that
+    starts with a cell magic keeps its body when the magic runs Python (``%%time``,
+    ``%%capture``) and is dropped otherwise (``%%bash``, ``%%writefile``).
+    """
+    lines = code.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
+        if magic not in _PYTHON_CELL_MAGICS:
+            return "\n".join("" for _ in lines)
+        lines[0] = ""
+    out = []
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        out.append(indent + "pass" if _looks_like_magic(line) else line)
+    return "\n".join(out)
+
+
+def _looks_like_magic(line: str) -> bool:
+    s = line.strip()
+    if s.startswith(("%", "!")):
+        return True
+    if re.match(r"^\w+\s*=\s*!", s):
+        return True
+    # help syntax: `obj?` or `?obj` — but not a conditional expression or a string with "?"
+    return bool(re.match(r"^\??[\w.]+\??$", s)) and "?" in s
+
+
+def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int]]]:
+    """A notebook's code cells as one script (nbconvert), and where each cell starts."""
+    import nbformat
+    from nbconvert import PythonExporter
+
+    try:
+        nb = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
+    except Exception as e:
+        reason = " ".join(str(e).split())[:200]
+        raise SubmissionError(f"{file}: not a readable notebook ({reason})") from None
+    code_cells = []
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type == "code":
+            cell.source = strip_magics(cell.source)
+            code_cells.append(number)
+    try:
+        with warnings.catch_warnings():  # "IPython is needed to transform IPython syntax":
+            warnings.simplefilter("ignore")  # there is none left, strip_magics removed it
+            script, _ = PythonExporter(exclude_markdown=True, exclude_raw=True).from_notebook_node(nb)
+    except Exception as e:
+        raise SubmissionError(f"{file}: nbconvert could not export it ({' '.join(str(e).split())[:200]})") from None
+    # nbconvert writes "# In[n]:" and two blank lines before every code cell, in order: map
+    # script lines back to cell numbers.
+    cells, seen = [], 0
+    for lineno, line in enumerate(script.splitlines(), start=1):
+        if line.startswith("# In[") and seen < len(code_cells):
+            cells.append((lineno + 3, code_cells[seen]))
+            seen += 1
+    return script, cells
