@@ -79,3 +79,28 @@ def freeze(model: nn.Module, names: list[str]) -> None:
     for name, p in model.named_parameters():
         if name in wanted:
             p.requires_grad_(False)
+
+
+def optimizer_summary(optimizer) -> dict:
+    """What an optimizer is, as data: its class, whether it is torch's SGD/Adam, its lr."""
+    groups = getattr(optimizer, "param_groups", None) or [{}]
+    return {
+        "class": type(optimizer).__name__,
+        "module": type(optimizer).__module__,
+        "is_sgd": isinstance(optimizer, torch.optim.SGD),
+        "is_adam": isinstance(optimizer, torch.optim.Adam) and not isinstance(optimizer, torch.optim.AdamW),
+        "lr": float(groups[0].get("lr", float("nan"))),
+        "n_parameters": int(sum(p.numel() for g in groups for p in g.get("params", []))),
+    }
+
+
+def gradients_present(model: nn.Module) -> list[str]:
+    """Names of the parameters whose .grad holds anything non-zero."""
+    return [name for name, p in model.named_parameters()
+            if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+
+
+def sequential(*layers) -> nn.Sequential:
+    """An ``nn.Sequential`` of library layers the judge specifies (for checks on models that
+    are not the student's own)."""
+    return nn.Sequential(*layers)

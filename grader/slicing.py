@@ -124,7 +124,8 @@ def plan(source: str, filename: str, required: list[str]) -> SlicePlan:
                 frontier.append(used)
 
     kept = sorted(keep)
-    skipped = [(st, _reason(st)) for st in statements if st.index not in keep]
+    skipped = [(st, _reason(st)) for st in statements
+               if st.index not in keep and st.kind != "docstring"]
     bound_by_kept = set().union(*(statements[i].binds for i in kept)) if kept else set()
     only_in_skipped: dict[str, int] = {}
     for st, _ in skipped:
@@ -166,6 +167,9 @@ def _kind(node: ast.stmt) -> str:
         return "loop"
     if isinstance(node, ast.If) and _is_main_guard(node.test):
         return "main-guard"
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(
+            node.value.value, str):
+        return "docstring"
     if isinstance(node, ast.Expr):
         return "expression"
     return type(node).__name__.lower()

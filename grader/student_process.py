@@ -92,7 +92,7 @@ class StudentProcess:
         self._launch: sandbox.Launch | None = None
         self._reader: threading.Thread | None = None
         self._next_id = 0
-        self._deaths: list[str] = []
+        self._load_failure: CheckFailure | None = None
 
     # ---------------------------------------------------------------- life cycle
 
@@ -104,6 +104,8 @@ class StudentProcess:
         """Start the child (if needed) and load the submission; returns what got defined."""
         if self.running and self.load_report is not None:
             return self.load_report
+        if self._load_failure is not None:  # do not pay for a doomed start-up again
+            raise self._load_failure
         self._stop()
         started = time.perf_counter()
         parent_sock, child_sock = socket.socketpair()
@@ -134,10 +136,14 @@ class StudentProcess:
         self.generation += 1
         inside = _inside_path(self.source.path, self.source.root, launch.submission_path)
         root_inside = launch.submission_path
-        reply = self._request({
-            "op": "load", "source": self.source.text, "filename": inside, "root": root_inside,
-            "module": self.source.module, "package": self.source.is_package,
-            "kept": self.plan.kept}, timeout=self.load_timeout, what="loading the submission")
+        try:
+            reply = self._request({
+                "op": "load", "source": self.source.text, "filename": inside, "root": root_inside,
+                "module": self.source.module, "package": self.source.is_package,
+                "kept": self.plan.kept}, timeout=self.load_timeout, what="loading the submission")
+        except CheckFailure as failure:
+            self._load_failure = failure
+            raise
         self.load_report = LoadReport(reply["defined"], reply["errors"])
         self.stats.startups += 1
         self.stats.startup_s += time.perf_counter() - started

@@ -1,0 +1,188 @@
+"""MLP_pixels — public checks (what `grade check` runs for students).
+
+Every check talks to the submission through ``student`` (a separate, sandboxed process) and
+compares what comes back with the reference or with values computed here, in the judge.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+from grader import model_checks as mc
+from grader.checks import (check_close, check_int, check_parameter_count,
+                           check_shape)
+from grader.failures import CheckFailure
+
+import mlp_pixels_checks as checks
+
+ARCHITECTURES = {"512-128": (512, 128), "512-256-128": (512, 256, 128), "256": (256,)}
+
+
+def small_batch(mnist, n=16):
+    train, _, _ = mnist
+    return train.images[:n]
+
+
+# ------------------------------------------------------------------------------------ MLP
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("layout", ["images", "flat"])
+def test_MLP_output_shape(student, layout):
+    """MLP() maps a batch of 4 images [4, 1, 28, 28] or flat rows [4, 784] to logits [4, 10]."""
+    shape = (4, 1, 28, 28) if layout == "images" else (4, 784)
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    check_shape(student.MLP()(x), (4, 10), f"MLP()(x) for x of shape {list(shape)}")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_MLP_parameter_count(student, reference, name):
+    """MLP(hidden=...) has the reference's number of parameters (counted here, from the
+    tensors the model holds)."""
+    hidden = ARCHITECTURES[name]
+    expected = sum(p.numel() for p in reference.MLP(hidden=hidden).parameters())
+    model = student.MLP(hidden=hidden)
+    check_parameter_count(mc.layout(student, model), expected, f"MLP(hidden={hidden})")
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("activation", ["Sigmoid", "ReLU"])
+def test_MLP_activation_matches_reference(student, reference, mnist, activation):
+    """With the reference's weights, MLP(activation=nn.Sigmoid / nn.ReLU) computes the same
+    logits as the reference: the activation argument is honoured."""
+    torch.manual_seed(0)
+    ref_model = reference.MLP(activation=getattr(nn, activation)).eval()
+    what = f"MLP(activation=nn.{activation})"
+    model = student.MLP(activation=student.lib(f"torch.nn.{activation}"))
+    mc.copy_reference_weights(student, model, ref_model, what)
+    x = small_batch(mnist)
+    out = mc.recipe(student, "forward")(model, x)
+    with torch.no_grad():
+        expected = ref_model(x)
+    check_close(out, expected, f"{what} output with the reference's weights", rtol=1e-4,
+                atol=1e-5, expected_label="reference")
+
+
+@pytest.mark.points(1)
+def test_MLP_returns_logits(student, mnist):
+    """forward returns logits, not probabilities: nn.CrossEntropyLoss applies log-softmax."""
+    out = check_shape(mc.recipe(student, "forward")(student.MLP(), small_batch(mnist)),
+                      (16, 10), "MLP() output")
+    out = out.to(torch.float64)
+    ones = torch.ones(out.shape[0], dtype=torch.float64)
+    if torch.allclose(out.sum(dim=1), ones, atol=1e-4) and (out >= 0).all():
+        raise CheckFailure("MLP's output rows are probabilities (they sum to 1): forward applies "
+                           "a softmax. Return the logits — nn.CrossEntropyLoss applies log-softmax "
+                           "itself, so a softmax in forward is applied twice.")
+    if torch.allclose(out.exp().sum(dim=1), ones, atol=1e-4):
+        raise CheckFailure("MLP's output rows are log-probabilities: forward applies log_softmax. "
+                           "Return the logits for nn.CrossEntropyLoss.")
+
+
+@pytest.mark.points(1)
+def test_MLP_is_not_linear(student, mnist):
+    """An activation sits between the layers: the network is not an affine map."""
+    images = small_batch(mnist, 2)
+    x = torch.cat([images, images.mean(dim=0, keepdim=True)])  # a, b and their midpoint
+    out = mc.recipe(student, "forward")(student.MLP(), x).to(torch.float64)
+    midpoint = (out[0] + out[1]) / 2
+    gap = (out[2] - midpoint).abs().max().item()
+    scale = max(1e-12, (out[0] - out[1]).abs().max().item())
+    if gap <= 1e-6 * scale + 1e-9:
+        raise CheckFailure("MLP behaves as an affine map: f((a + b) / 2) = (f(a) + f(b)) / 2 for two "
+                           f"images (gap {gap:.2g}). Is the activation applied after each hidden "
+                           "Linear layer?")
+
+
+# ------------------------------------------------------------------------ count_parameters
+
+@pytest.mark.points(1)
+def test_count_parameters_on_a_small_network(student):
+    """count_parameters on nn.Sequential(Linear(784, 128), ReLU, Linear(128, 10)) = 101,770,
+    as a plain int."""
+    model, local = mc.library_model(student, [("Linear", 784, 128), ("ReLU",), ("Linear", 128, 10)])
+    expected = sum(p.numel() for p in local.parameters())
+    check_int(student.count_parameters(model), expected,
+              "count_parameters(Linear(784, 128) → ReLU → Linear(128, 10))")
+
+
+# ------------------------------------------------------------------------------ train_loop
+
+@pytest.mark.points(3)
+def test_train_loop_matches_reference(student, reference, mnist):
+    """One epoch with SGD from known weights gives the reference's weights and mean loss
+    (catches a missing zero_grad, a missing step, a wrong loss)."""
+    checks.train_loop_scenario(student, reference, mnist, "sgd", 0.1, 96, 32)
+
+
+# ------------------------------------------------------------------------------ valid_loop
+
+@pytest.mark.points(2)
+def test_valid_loop_mean_loss_and_weights_unchanged(student, mnist):
+    """valid_loop returns the mean loss and leaves the weights as they were."""
+    _, valid, _ = mnist
+    x, y = valid.images[:100], valid.labels[:100]
+    model, local = mc.library_model(
+        student, [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)], seed=1)
+    loader = mc.recipe(student, "loader")(x, y, batch_size=32)
+    loss = student.valid_loop(loader, model, student.lib("torch.nn.CrossEntropyLoss")())
+    after = mc.parameters(student, model)
+    for (name, p), got in zip(local.named_parameters(), after):
+        if not torch.equal(got, p.detach()):
+            raise CheckFailure(f"valid_loop changed the weights (parameter {name}): validation "
+                               "must not train — no optimizer step, no backward")
+    batch_mean, sample_mean = mc.reference_epoch(local, mc.batches(x, y, 32), nn.CrossEntropyLoss())
+    mc.mean_loss_matches(loss, batch_mean, sample_mean, "valid_loop's return value")
+
+
+# ------------------------------------------------------------------------------- perf_loop
+
+@pytest.mark.points(2)
+def test_perf_loop_counts_the_whole_loader(student, mnist):
+    """perf_loop scores every batch of the loader (130 samples, last batch of 2): counts and
+    predictions match those computed here."""
+    checks.perf_loop_scenario(student, mnist, 130, 32, seed=2)
+
+
+# -------------------------------------------------------------------------- make_optimizer
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name,lr", [("SGD", 0.05), ("ADAM", 0.002)])
+def test_make_optimizer_type_and_learning_rate(student, name, lr):
+    """make_optimizer("SGD" / "ADAM", params, lr) returns torch's SGD / Adam with that lr over
+    all the parameters."""
+    model, local = mc.library_model(student, [("Linear", 20, 5)])
+    opt = student.make_optimizer(name, model.parameters(), lr)
+    summary = mc.optimizer_summary(student, opt)
+    wanted = "is_sgd" if name == "SGD" else "is_adam"
+    if not summary[wanted]:
+        raise CheckFailure(f"make_optimizer({name!r}, ...) returned a {summary['class']}, "
+                           f"expected torch.optim.{'SGD' if name == 'SGD' else 'Adam'}")
+    if abs(summary["lr"] - lr) > 1e-12:
+        raise CheckFailure(f"make_optimizer({name!r}, params, lr={lr}) has lr={summary['lr']}")
+    check_int(summary["n_parameters"], sum(p.numel() for p in local.parameters()),
+              f"number of parameters make_optimizer({name!r}, ...) updates")
+
+
+# ------------------------------------------------------------------------------------- fit
+
+@pytest.mark.points(2)
+def test_fit_saves_the_best_epoch(student, mnist):
+    """fit records one train and valid loss per epoch, reports the best epoch, and saves the
+    weights of that epoch (here the last one)."""
+    best = checks.fit_scenario(student, mnist, first_is_best=False)
+    if best != 3:
+        raise CheckFailure(f"on this problem the valid loss should keep falling for 4 epochs, but "
+                           f"fit's history says epoch {best} was the best: does fit call "
+                           "train_loop every epoch?")
+
+
+# ------------------------------------------------------------------------------- accuracy
+
+@pytest.mark.points(4)
+@pytest.mark.trains
+@pytest.mark.time_limit(120)
+def test_MLP_accuracy(student, settings, mnist, score):
+    """MLP(activation=nn.ReLU), trained by your train_loop with Adam on the training split,
+    classifies held-out images; scored here, linear credit between the thresholds."""
+    checks.accuracy_scenario(student, settings, mnist, score, seed=0)

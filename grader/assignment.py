@@ -1,0 +1,168 @@
+"""Assignments: one folder each, its settings in ``assignment.toml``, its checks as pytest files.
+
+::
+
+    assignments/mlp_pixels/
+        assignment.toml        # points, thresholds, time budget, required names
+        public/test_*.py       # what students run with `grade check`
+        hidden/test_*.py       # instructor grading only; never shipped to students
+
+An instructor copies a folder, edits the TOML and the tests, and has a new assignment: the
+grader reads everything from the folder. Hidden checks can also live outside the repository
+(``--hidden-dir DIR`` or ``$GRADER_HIDDEN_DIR``, holding ``DIR/<assignment>/test_*.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+ASSIGNMENTS_ENV = "GRADER_ASSIGNMENTS"
+HIDDEN_ENV = "GRADER_HIDDEN_DIR"
+SETTINGS_FILE = "assignment.toml"
+MARKER_FILE = ".grader-assignment"   # a starter folder names its assignment in this file
+
+
+class AssignmentError(Exception):
+    """Unknown assignment, or a broken assignment folder; the message says which."""
+
+
+@dataclass
+class Assignment:
+    name: str
+    title: str
+    folder: Path
+    module: str                         # the module name students write (``mlp_pixels``)
+    files: list[str]                    # file names accepted for a submission
+    required: list[str]                 # names the submission must define
+    reference: str | None               # dotted module of the reference solution
+    time_budget_s: float = 300.0        # the whole grading run
+    request_timeout_s: float = 30.0     # default per request to the student process
+    threads: int = 1
+    seed: int = 0
+    memory_gib: float = 4.0
+    points: dict[str, float] = field(default_factory=dict)  # per-check overrides
+    settings: dict[str, Any] = field(default_factory=dict)  # thresholds etc., read by checks
+    hidden_root: Path | None = None     # where hidden checks live, if not in the folder
+
+    @property
+    def public_dir(self) -> Path:
+        return self.folder / "public"
+
+    @property
+    def hidden_dir(self) -> Path:
+        if self.hidden_root is not None:
+            return self.hidden_root / self.name
+        return self.folder / "hidden"
+
+    def check_files(self, hidden: bool) -> list[Path]:
+        dirs = [self.public_dir] + ([self.hidden_dir] if hidden else [])
+        return sorted(p for d in dirs if d.is_dir() for p in d.glob("test_*.py"))
+
+    def has_hidden_checks(self) -> bool:
+        return self.hidden_dir.is_dir() and any(self.hidden_dir.glob("test_*.py"))
+
+    def checks_hash(self, hidden: bool) -> str:
+        """sha256 over the settings and the check files that ran: which checks gave a score."""
+        digest = hashlib.sha256()
+        for path in [self.folder / SETTINGS_FILE, *self.check_files(hidden)]:
+            if path.is_file():
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()[:16]
+
+
+def assignments_root() -> Path:
+    """``$GRADER_ASSIGNMENTS``, else the ``assignments/`` folder next to the grader package."""
+    env = os.environ.get(ASSIGNMENTS_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    import grader
+
+    return Path(grader.__file__).resolve().parent.parent / "assignments"
+
+
+def hidden_root(explicit: str | os.PathLike | None = None) -> Path | None:
+    value = explicit or os.environ.get(HIDDEN_ENV)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def list_assignments(root: Path | None = None) -> list[Assignment]:
+    root = root or assignments_root()
+    if not root.is_dir():
+        return []
+    return [load_folder(p) for p in sorted(root.iterdir()) if (p / SETTINGS_FILE).is_file()]
+
+
+def load_assignment(name: str, root: Path | None = None,
+                    hidden_dir: str | os.PathLike | None = None) -> Assignment:
+    root = root or assignments_root()
+    folder = root / name
+    if not (folder / SETTINGS_FILE).is_file():
+        known = [a.name for a in list_assignments(root)]
+        from grader.slicing import did_you_mean
+
+        close = did_you_mean(name, known)
+        hint = f" — did you mean `{close[0]}`?" if close else ""
+        raise AssignmentError(f"unknown assignment `{name}`; known: {', '.join(known) or 'none'}"
+                              f" (in {root}){hint}")
+    assignment = load_folder(folder)
+    assignment.hidden_root = hidden_root(hidden_dir)
+    return assignment
+
+
+def load_folder(folder: Path) -> Assignment:
+    path = folder / SETTINGS_FILE
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise AssignmentError(f"{path}: {e}") from None
+    meta = data.get("assignment", {})
+    try:
+        module = meta["module"]
+        return Assignment(
+            name=meta.get("name", folder.name), title=meta.get("title", folder.name),
+            folder=folder.resolve(), module=module,
+            files=list(meta.get("files", [f"{module}.py", f"{module}.ipynb"])),
+            required=list(meta.get("required", [])), reference=meta.get("reference"),
+            time_budget_s=float(meta.get("time_budget_s", 300)),
+            request_timeout_s=float(meta.get("request_timeout_s", 30)),
+            threads=int(meta.get("threads", 1)), seed=int(meta.get("seed", 0)),
+            memory_gib=float(meta.get("memory_gib", 4)),
+            points={k: float(v) for k, v in data.get("points", {}).items()},
+            settings=dict(data.get("settings", {})))
+    except KeyError as e:
+        raise AssignmentError(f"{path}: [assignment] needs a `{e.args[0]}` entry") from None
+    except (TypeError, ValueError) as e:
+        raise AssignmentError(f"{path}: {e}") from None
+
+
+def detect_assignment(path: Path, root: Path | None = None,
+                      hidden_dir: str | os.PathLike | None = None) -> Assignment:
+    """Which assignment a file or folder is for: a marker file, else the file names."""
+    assignments = list_assignments(root)
+    folder = path if path.is_dir() else path.parent
+    marker = folder / MARKER_FILE
+    if marker.is_file():
+        return load_assignment(marker.read_text().strip(), root, hidden_dir)
+    names = [path.name] if path.is_file() else [
+        p.name for p in path.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts]
+    lowered = {n.lower() for n in names}
+    matches = [a for a in assignments
+               if any(f.lower() in lowered for f in a.files + [f"{a.module}.py", f"{a.module}.ipynb"])]
+    if len(matches) == 1:
+        matches[0].hidden_root = hidden_root(hidden_dir)
+        return matches[0]
+    known = ", ".join(a.name for a in assignments)
+    if not matches:
+        raise AssignmentError(f"cannot tell which assignment {path} is for (no file named like "
+                              f"one of theirs); pass --assignment NAME ({known})")
+    raise AssignmentError(f"{path} matches several assignments "
+                          f"({', '.join(a.name for a in matches)}); pass --assignment NAME")

@@ -1,0 +1,245 @@
+"""Check helpers for assignment authors, with messages that say what differed, where, by how much.
+
+Modelled on ``torch.testing.assert_close``: one comparison routine (:func:`check_close`) and a
+few specialised checks around it. Every helper raises :class:`~grader.failures.CheckFailure`
+with a message written for the student, and works on values the student process sent back
+(tensors, NumPy arrays, numbers) — never on student objects.
+
+Tolerances (``rtol``, ``atol``) default to torch's per dtype: float32 (1.3e-6, 1e-5),
+float64 (1e-7, 1e-7). Comparisons against the reference that go through a different but valid
+order of operations (a student's ``x @ W.T`` vs ``nn.Linear``) need looser ones: checks pass
+them explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from grader.failures import CheckFailure
+from grader.wire import describe_value
+
+DEFAULT_TOLERANCES = {torch.float16: (1e-3, 1e-5), torch.bfloat16: (1.6e-2, 1e-5),
+                      torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7)}
+
+# Gradient checking (CS231n): relative error max|a − n| / max(1e-8, |a| + |n|) in float64 with
+# h = 1e-5. ≤ 1e-7 is right; up to 1e-4 is acceptable around kinks (ReLU, max); above 1e-2 the
+# gradient is wrong. The default threshold sits between: 1e-5.
+FD_STEP = 1e-5
+FD_THRESHOLD = 1e-5
+
+
+def as_tensor(value: Any, what: str) -> torch.Tensor:
+    """A tensor from a tensor, an ndarray or a (nested) list of numbers; else a clear failure."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, (int, float, bool)) for v in np.ravel(np.asarray(value, dtype=object))):
+        return torch.as_tensor(np.asarray(value, dtype=np.float64))
+    raise CheckFailure(f"{what}: expected a tensor, got {describe_value(value)}")
+
+
+def check_shape(value: Any, expected: Sequence[int], what: str) -> torch.Tensor:
+    tensor = as_tensor(value, what)
+    if tuple(tensor.shape) != tuple(expected):
+        raise CheckFailure(f"{what}: expected shape {list(expected)}, got {list(tensor.shape)}")
+    return tensor
+
+
+def check_finite(value: Any, what: str) -> torch.Tensor:
+    tensor = as_tensor(value, what)
+    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+        bad = (~torch.isfinite(tensor)).sum().item()
+        index = _index(torch.nonzero(~torch.isfinite(tensor))[0], tensor.shape)
+        raise CheckFailure(f"{what}: {bad} of {tensor.numel()} values are NaN or infinite "
+                           f"(first at index {index}: {tensor.reshape(-1)[_flat(index, tensor.shape)].item()})")
+    return tensor
+
+
+def check_close(actual: Any, expected: Any, what: str, *, rtol: float | None = None,
+                atol: float | None = None, expected_label: str = "expected") -> None:
+    """Fail unless ``actual`` has ``expected``'s shape and every element is within
+    ``atol + rtol·|expected|`` of it. NaN only matches NaN where ``expected`` has one."""
+    a = as_tensor(actual, what)
+    e = as_tensor(expected, what)
+    if tuple(a.shape) != tuple(e.shape):
+        raise CheckFailure(f"{what}: shape {list(a.shape)}, {expected_label} {list(e.shape)}")
+    dtype = e.dtype if e.is_floating_point() else torch.float64
+    default_rtol, default_atol = DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    a64, e64 = a.detach().to(torch.float64), e.detach().to(torch.float64)
+    if a.numel() == 0:
+        return
+    both_nan = torch.isnan(a64) & torch.isnan(e64)
+    equal = a64 == e64  # equal infinities
+    diff = (a64 - e64).abs()
+    ok = both_nan | equal | (diff <= atol + rtol * e64.abs())
+    if bool(ok.all()):
+        return
+    bad = ~ok
+    n_bad = int(bad.sum())
+    diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
+    diff = torch.where(bad, diff, torch.zeros_like(diff))
+    worst = int(diff.reshape(-1).argmax())
+    index = _index_of_flat(worst, a.shape)
+    rel = diff / e64.abs().clamp_min(1e-12)
+    rel = torch.where(bad, rel, torch.zeros_like(rel))
+    worst_rel = int(rel.reshape(-1).argmax())
+    share = 100.0 * n_bad / a.numel()
+    lines = [
+        f"{what}: {n_bad:,} of {a.numel():,} values differ ({share:.1f} %)",
+        f"  largest absolute difference: {diff.reshape(-1)[worst].item():.3g} at index {index} "
+        f"(got {a64.reshape(-1)[worst].item():.6g}, {expected_label} {e64.reshape(-1)[worst].item():.6g}; "
+        f"allowed {atol:g} + {rtol:g}·|{expected_label}|)",
+        f"  largest relative difference: {rel.reshape(-1)[worst_rel].item():.3g} at index "
+        f"{_index_of_flat(worst_rel, a.shape)}",
+    ]
+    raise CheckFailure("\n".join(lines))
+
+
+def check_int(value: Any, expected: int, what: str) -> None:
+    """A plain Python int equal to ``expected`` (not a tensor, not a float)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckFailure(f"{what}: expected a plain int ({expected:,}), got {describe_value(value)}"
+                           + (" — use .item() to turn a one-element tensor into a number"
+                              if isinstance(value, torch.Tensor) else ""))
+    if value != expected:
+        raise CheckFailure(f"{what}: expected {expected:,}, got {value:,} "
+                           f"(off by {value - expected:+,})")
+
+
+def check_number(value: Any, expected: float, what: str, *, rtol: float = 1e-5,
+                 atol: float = 1e-8) -> float:
+    """A real number (Python or one-element tensor) close to ``expected``."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
+    value = float(value)
+    if not abs(value - expected) <= atol + rtol * abs(expected):
+        raise CheckFailure(f"{what}: expected {expected:.6g}, got {value:.6g} "
+                           f"(difference {value - expected:+.3g})")
+    return value
+
+
+def check_parameter_layout(layout: list[dict], expected_shapes: Sequence[Sequence[int]],
+                           what: str) -> None:
+    """Parameter tensors (from ``grader.recipes.parameter_layout``) have the expected shapes,
+    in order; the message lists both when they do not."""
+    shapes = [tuple(p["shape"]) for p in layout]
+    expected = [tuple(s) for s in expected_shapes]
+    if shapes != expected:
+        raise CheckFailure(f"{what}: parameter shapes {_shapes(shapes)}, expected {_shapes(expected)}")
+
+
+def check_parameter_count(layout: list[dict], expected: int, what: str, *,
+                          trainable_only: bool = True) -> int:
+    """Count parameters from the tensors the child described — not from the student's own
+    count — and compare."""
+    total = sum(int(np.prod(p["shape"])) for p in layout
+                if p.get("requires_grad", True) or not trainable_only)
+    if total != expected:
+        shapes = _shapes([tuple(p["shape"]) for p in layout])
+        raise CheckFailure(f"{what}: {total:,} parameters, expected {expected:,} "
+                           f"(off by {total - expected:+,}); tensors: {shapes}")
+    return total
+
+
+def linear_credit(value: float, low: float, high: float) -> float:
+    """0 at or below ``low``, 1 at or above ``high``, linear in between."""
+    if high <= low:
+        return 1.0 if value >= high else 0.0
+    return float(min(1.0, max(0.0, (value - low) / (high - low))))
+
+
+def accuracy(predictions: Any, labels: torch.Tensor, what: str) -> float:
+    """Judge-side accuracy of the student's predictions against labels the child never saw."""
+    pred = as_tensor(predictions, what)
+    if pred.dim() == 2 and pred.shape[0] == labels.shape[0]:
+        pred = pred.argmax(dim=1)  # logits or probabilities instead of classes: accept them
+    if tuple(pred.shape) != tuple(labels.shape):
+        raise CheckFailure(f"{what}: expected {labels.shape[0]} predicted classes, got shape "
+                           f"{list(pred.shape)}")
+    return float((pred.to(torch.int64) == labels).to(torch.float64).mean())
+
+
+def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, n_classes: int) -> list[list[int]]:
+    pred = predictions.reshape(-1).to(torch.int64).clamp(0, n_classes - 1)
+    matrix = torch.zeros(n_classes, n_classes, dtype=torch.int64)
+    matrix.index_put_((labels.reshape(-1), pred), torch.ones_like(pred), accumulate=True)
+    return matrix.tolist()
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient checks
+# --------------------------------------------------------------------------------------------
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    """CS231n's max |a − n| / max(1e-8, |a| + |n|), elementwise, then the max."""
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))))
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
+                       h: float = FD_STEP) -> np.ndarray:
+    """Central differences of a scalar function, perturbing ``x`` in place and restoring it."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f(x)
+        flat[i] = old - h
+        minus = f(x)
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def check_gradient(analytic: Any, numeric: Any, what: str, *,
+                   threshold: float = FD_THRESHOLD) -> float:
+    """Analytic vs numerical gradient: same shape and relative error ≤ ``threshold``."""
+    a = np.asarray(analytic.numpy() if isinstance(analytic, torch.Tensor) else analytic,
+                   dtype=np.float64) if not isinstance(analytic, np.ndarray) else analytic
+    n = np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise CheckFailure(f"{what}: gradient of shape {list(a.shape)}, expected {list(n.shape)}")
+    error = relative_error(a, n)
+    if not error <= threshold:  # NaN fails too
+        idx = np.unravel_index(int(np.nanargmax(np.abs(a - n))), a.shape) if a.size else ()
+        raise CheckFailure(
+            f"{what}: relative error {error:.3g} against central finite differences (allowed "
+            f"{threshold:g}); worst at index {tuple(int(i) for i in idx)}: got {a[idx]:.6g}, "
+            f"numerical {n[idx]:.6g}")
+    return error
+
+
+# --------------------------------------------------------------------------------------------
+# Small formatting helpers
+# --------------------------------------------------------------------------------------------
+
+def _shapes(shapes) -> str:
+    return "[" + ", ".join("×".join(str(d) for d in s) or "scalar" for s in shapes) + "]"
+
+
+def _index_of_flat(flat: int, shape) -> tuple[int, ...]:
+    if len(shape) == 0:
+        return ()
+    return tuple(int(i) for i in np.unravel_index(flat, tuple(shape)))
+
+
+def _index(index_tensor: torch.Tensor, shape) -> tuple[int, ...]:
+    return tuple(int(i) for i in index_tensor.tolist())
+
+
+def _flat(index: tuple[int, ...], shape) -> int:
+    return int(np.ravel_multi_index(index, tuple(shape))) if index else 0

@@ -1,0 +1,188 @@
+"""The judge: grade one submission against one assignment.
+
+Reads and slices the submission (no student code runs here), decides the isolation, runs the
+assignment's checks with pytest and the grading plugin, and returns a :class:`GradingResult`.
+``python -m grader.judge`` does the same in a fresh process and writes the result as JSON —
+what batch grading runs for each student.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+import grader
+from grader import data as datasets
+from grader import sandbox, slicing
+from grader.assignment import Assignment, AssignmentError, detect_assignment, load_assignment
+from grader.plugin import GradingContext, GradingPlugin
+from grader.results import GradingResult, SkippedStatement
+from grader.student_process import StudentProcess
+from grader.submission import SubmissionError, find_submission_file, read_source
+
+JUDGE_INI = Path(__file__).with_name("judge.ini")
+
+
+def resolve_assignment(path: Path, name: str | None, hidden_dir=None) -> Assignment:
+    if name:
+        return load_assignment(name, hidden_dir=hidden_dir)
+    return detect_assignment(path, hidden_dir=hidden_dir)
+
+
+def hidden_paths(assignment: Assignment) -> list[Path]:
+    """What the student process must never see, even inside a folder it needs: all
+    assignments' checks, hidden checks kept elsewhere, data caches (test labels), and the
+    reference solutions (which a non-editable install puts in site-packages)."""
+    import importlib.util
+
+    paths = [assignment.folder.parent, assignment.hidden_dir, datasets.default_data_root()]
+    spec = importlib.util.find_spec("reference")
+    if spec is not None and spec.submodule_search_locations:
+        paths.extend(Path(p) for p in spec.submodule_search_locations)
+    return paths
+
+
+def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *,
+          hidden: bool = False, require_isolation: bool = False,
+          isolation: sandbox.Isolation | None = None, data_source: str = "offline",
+          data_root: str | None = None, hidden_dir: str | None = None,
+          student: str | None = None) -> GradingResult:
+    """Grade the submission at ``path``. Raises :class:`AssignmentError` for an unknown or broken
+    assignment and :class:`sandbox.IsolationUnavailable` when strong isolation is required but
+    missing; anything wrong with the submission itself becomes failed checks with messages."""
+    started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    path = Path(path)
+    if not isinstance(assignment, Assignment):
+        assignment = resolve_assignment(path, assignment, hidden_dir)
+    isolation = isolation or sandbox.probe()
+    if require_isolation and isolation.level != "strong":
+        raise sandbox.IsolationUnavailable(f"refusing to grade with {isolation.describe()}")
+
+    load_error, source, plan = None, None, None
+    try:
+        file = find_submission_file(path, assignment.module, assignment.files)
+        source = read_source(file, assignment.module)
+        plan = slicing.plan(source.text, str(source.path), assignment.required)
+    except (SubmissionError, slicing.SubmissionSyntaxError) as e:
+        load_error = str(e)
+
+    def make_process() -> StudentProcess:
+        limits = sandbox.Limits(memory_bytes=int(assignment.memory_gib * sandbox.GiB),
+                                cpu_seconds=int(assignment.time_budget_s * 2 + 120))
+        return StudentProcess(source, plan, isolation=isolation, limits=limits,
+                              threads=assignment.threads, seed=assignment.seed,
+                              request_timeout=assignment.request_timeout_s,
+                              hidden_paths=hidden_paths(assignment))
+
+    context = GradingContext(assignment, make_process, load_error, isolation, hidden,
+                             data_source, data_root)
+    plugin = GradingPlugin(context)
+    try:
+        exit_code = run_pytest(assignment, hidden, plugin)
+    finally:
+        if plugin.process is not None:
+            plugin.process.close()
+    if plugin.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR,
+                                                 pytest.ExitCode.USAGE_ERROR):
+        detail = "\n".join(plugin.collection_errors) or f"pytest exit code {exit_code}"
+        raise AssignmentError(f"the checks of `{assignment.name}` could not run:\n{detail}")
+    if exit_code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise AssignmentError(f"`{assignment.name}` has no checks in {assignment.public_dir}")
+
+    process = plugin.process
+    result = GradingResult(
+        assignment=assignment.name, title=assignment.title,
+        submission=str(source.path if source else path), checks=plugin.results,
+        hidden_included=hidden, student=student, grader_version=grader.__version__,
+        checks_hash=assignment.checks_hash(hidden), isolation=isolation.describe(),
+        isolation_level=isolation.level, error=load_error, started_at=started_at)
+    if plan is not None and source is not None:
+        result.skipped = [SkippedStatement(source.where(st.lineno), st.summary, reason)
+                          for st, reason in plan.skipped]
+    if process is not None:
+        result.output = process.output.text()
+        if process.load_report is not None or process.stats.startups:
+            result.load_errors = _load_errors(process)
+    result.dataset = _dataset_description(data_source, data_root)
+    total = time.monotonic() - started
+    result.execution_time_s = total
+    training = sum(c.duration_s for c in result.checks if c.trains)
+    startup = process.stats.startup_s if process else 0.0
+    result.timings = {"total_s": round(total, 3), "student_startup_s": round(startup, 3),
+                      "training_s": round(training, 3),
+                      "checks_s": round(sum(c.duration_s for c in result.checks) - training, 3),
+                      "student_startups": process.stats.startups if process else 0}
+    return result
+
+
+def _load_errors(process: StudentProcess) -> list[str]:
+    report = process.load_report
+    errors = report.errors if report else []
+    return [f"{process.source.where(e['lineno'])}: {e['type']}: {e['message']}" for e in errors]
+
+
+def _dataset_description(source: str, root) -> str:
+    try:
+        return datasets.resolve_dataset(source, root=root).description
+    except datasets.DatasetError as e:
+        return f"unavailable: {e}"
+
+
+def run_pytest(assignment: Assignment, hidden: bool, plugin: GradingPlugin) -> int:
+    files = assignment.check_files(hidden)
+    if not files:
+        return pytest.ExitCode.NO_TESTS_COLLECTED
+    args = [*map(str, files), "-c", str(JUDGE_INI), "--rootdir", str(assignment.folder.parent),
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:timeout",
+            "-q", "--tb=no", "--no-header", "-W", "ignore::DeprecationWarning"]
+    before = set(sys.modules)
+    sink = io.StringIO()
+    # Checks may import helper modules kept in the assignment folder (``<name>_checks.py``).
+    sys.path.insert(0, str(assignment.folder))
+    try:
+        with contextlib.redirect_stdout(sink):  # pytest's own progress output is not ours
+            return pytest.main(args, plugins=[plugin])
+    finally:
+        sys.path.remove(str(assignment.folder))
+        # Let the next grading run in this process import the check modules afresh.
+        for name in set(sys.modules) - before:
+            module = sys.modules.get(name)
+            file = getattr(module, "__file__", None) or ""
+            if any(file.startswith(str(d)) for d in (assignment.folder, assignment.hidden_dir)):
+                del sys.modules[name]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m grader.judge SUBMISSION --assignment NAME --json-out FILE``."""
+    parser = argparse.ArgumentParser(prog="python -m grader.judge")
+    parser.add_argument("submission")
+    parser.add_argument("--assignment")
+    parser.add_argument("--hidden", action="store_true")
+    parser.add_argument("--hidden-dir")
+    parser.add_argument("--require-isolation", action="store_true")
+    parser.add_argument("--data", default="offline")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--student")
+    parser.add_argument("--json-out", required=True)
+    args = parser.parse_args(argv)
+    try:
+        result = grade(args.submission, args.assignment, hidden=args.hidden,
+                       require_isolation=args.require_isolation, data_source=args.data,
+                       data_root=args.data_dir, hidden_dir=args.hidden_dir, student=args.student)
+    except (AssignmentError, sandbox.IsolationUnavailable, datasets.DatasetError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    result.save(args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

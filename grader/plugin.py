@@ -1,0 +1,238 @@
+"""The judge-side pytest plugin: fixtures for checks, markers, and one result per check.
+
+Checks are plain pytest tests in ``assignments/<name>/{public,hidden}/test_*.py``::
+
+    @pytest.mark.points(2)
+    def test_MLP_parameter_count(student, reference):
+        ...
+
+Fixtures: ``student`` (the submission, behind the wall), ``reference`` (the reference module,
+here in the judge), ``assignment`` and ``settings`` (from ``assignment.toml``), ``mnist``
+(train/test split; the test labels stay here), ``score`` (partial credit, notes, details for
+the report). Markers: ``points(n)``, ``time_limit(seconds)`` (per request to the student
+process), ``trains`` (the check trains a model: its time counts as training).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from grader import data as datasets
+from grader.assignment import Assignment
+from grader.failures import CheckFailure, SubmissionNotLoadable
+from grader.results import FAILED, HIDDEN, PASSED, PUBLIC, CheckResult
+from grader.sandbox import Isolation
+from grader.student_process import StudentModule, StudentProcess
+
+MARKERS = (
+    "points(n): points the check is worth",
+    "time_limit(seconds): time limit of each request this check sends to the student process",
+    "trains: the check trains a model (its time is reported as training time)",
+)
+
+
+class Score:
+    """What a check reports besides pass/fail: partial credit, a note, details for reports."""
+
+    def __init__(self) -> None:
+        self.fraction: float | None = None
+        self.message = ""
+        self.details: dict[str, Any] = {}
+
+    def partial(self, fraction: float, message: str) -> None:
+        """Award ``fraction`` (0..1) of the check's points, with the reason."""
+        self.fraction = float(min(1.0, max(0.0, fraction)))
+        self.message = message
+
+    def note(self, message: str) -> None:
+        """A message shown even when the check passes (e.g. the accuracy reached)."""
+        self.message = message
+
+    def attach(self, key: str, value: Any) -> None:
+        """Data for the reports: ``learning_curves``, ``accuracy``, ``confusion_matrix``..."""
+        self.details[key] = value
+
+
+@dataclass
+class GradingContext:
+    """Everything one grading run needs, prepared by the judge before pytest starts."""
+
+    assignment: Assignment
+    make_process: Any                  # () -> StudentProcess, or None when not loadable
+    load_error: str | None
+    isolation: Isolation
+    hidden: bool
+    data_source: str = "offline"
+    data_root: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class GradingPlugin:
+    def __init__(self, context: GradingContext):
+        self.context = context
+        self.results: list[CheckResult] = []
+        self.collection_errors: list[str] = []
+        self.process: StudentProcess | None = None
+        self._pending: dict[str, CheckResult] = {}
+
+    # ---------------------------------------------------------------- configuration
+
+    def pytest_configure(self, config):
+        for marker in MARKERS:
+            config.addinivalue_line("markers", marker)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collection_errors.append(report.longreprtext.strip()[-3000:])
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        missing = [item.nodeid for item in items if self._points(item) is None]
+        if missing:
+            raise pytest.UsageError("checks without points (add @pytest.mark.points(n) or a "
+                                    f"[points] entry): {', '.join(missing)}")
+
+    def _points(self, item) -> float | None:
+        function = getattr(item, "originalname", item.name)
+        if function in self.context.assignment.points:
+            return self.context.assignment.points[function]
+        marker = item.get_closest_marker("points")
+        return float(marker.args[0]) if marker and marker.args else None
+
+    def _visibility(self, item) -> str:
+        hidden_dir = self.context.assignment.hidden_dir.resolve()
+        return HIDDEN if hidden_dir in item.path.resolve().parents else PUBLIC
+
+    # ---------------------------------------------------------------- fixtures
+
+    @pytest.fixture(scope="session")
+    def assignment(self) -> Assignment:
+        return self.context.assignment
+
+    @pytest.fixture(scope="session")
+    def settings(self) -> dict:
+        return self.context.assignment.settings
+
+    @pytest.fixture(scope="session")
+    def student(self) -> StudentModule:
+        if self.context.load_error:
+            raise SubmissionNotLoadable(self.context.load_error)
+        if self.process is None:
+            self.process = self.context.make_process()
+        self.process.start()
+        return StudentModule(self.process)
+
+    @pytest.fixture(scope="session")
+    def reference(self):
+        if not self.context.assignment.reference:
+            pytest.fail("this assignment has no reference module")
+        return importlib.import_module(self.context.assignment.reference)
+
+    @pytest.fixture(scope="session")
+    def mnist(self) -> tuple[datasets.Dataset, datasets.Dataset, datasets.Dataset]:
+        """(train, valid, test) stratified split of the MNIST pool, sizes from the settings.
+
+        Checks send train and valid labels to the student process, never the test labels.
+        """
+        settings = self.context.assignment.settings
+        pool = datasets.resolve_dataset(self.context.data_source, root=self.context.data_root)
+        sizes = [int(settings.get("train_size", 4000)), int(settings.get("valid_size", 500)),
+                 int(settings.get("test_size", 500))]
+        return pool.split(sizes, seed=int(settings.get("split_seed", 0)))
+
+    @pytest.fixture
+    def score(self) -> Score:
+        return Score()
+
+    # ---------------------------------------------------------------- running checks
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        budget = self.context.assignment.time_budget_s
+        if time.monotonic() - self.context.started > budget:
+            raise CheckFailure(f"not run: the grading time budget of {budget:g} s was used up "
+                               "by earlier checks")
+        if self.process is not None:
+            marker = item.get_closest_marker("time_limit")
+            self.process.request_timeout = (float(marker.args[0]) if marker
+                                            else self.context.assignment.request_timeout_s)
+            if self.process.running:
+                self.process.reseed()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        result = self._pending.get(item.nodeid)
+        if result is None:
+            result = CheckResult(name=check_name(item, self.context.assignment.required), score=0.0,
+                                 max_score=self._points(item) or 0.0, status=PASSED,
+                                 visibility=self._visibility(item),
+                                 description=_doc(item),
+                                 trains=item.get_closest_marker("trains") is not None)
+            self._pending[item.nodeid] = result
+        result.duration_s += report.duration
+        if report.when == "call" and report.passed:
+            score: Score | None = item.funcargs.get("score") if hasattr(item, "funcargs") else None
+            fraction = 1.0 if score is None or score.fraction is None else score.fraction
+            result.score = round(result.max_score * fraction, 4)
+            result.status = PASSED if fraction >= 1.0 - 1e-9 else FAILED
+            if score is not None:
+                result.message, result.details = score.message, score.details
+        elif report.failed and result.status == PASSED and result.score == 0.0:
+            result.status = FAILED
+            result.message, result.grader_error = failure_message(call.excinfo)
+            score = item.funcargs.get("score") if hasattr(item, "funcargs") else None
+            if score is not None:
+                result.details = score.details
+        elif report.skipped:
+            result.status = FAILED
+            result.message = f"not run: {skip_reason(report)}"
+        if report.when == "teardown":
+            self.results.append(self._pending.pop(item.nodeid))
+
+
+def check_name(item, elements: list[str]) -> str:
+    """``test_train_loop_matches_reference[sgd]`` → ``train_loop matches reference [sgd]``.
+
+    The interface names of the assignment (``elements``) keep their underscores, so a check's
+    name starts with the element it checks.
+    """
+    base = getattr(item, "originalname", item.name)
+    stem = base.removeprefix("test_")
+    for element in sorted(elements, key=len, reverse=True):
+        if stem == element or stem.startswith(element + "_"):
+            name = f"{element} {stem[len(element):].lstrip('_').replace('_', ' ')}".strip()
+            break
+    else:
+        name = stem.replace("_", " ")
+    params = item.name[len(base):]
+    return f"{name} {params}".strip()
+
+
+def _doc(item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def failure_message(excinfo) -> tuple[str, bool]:
+    """The student-facing message of a failed check, and whether the check itself broke."""
+    if excinfo is None:
+        return "failed", False
+    exc = excinfo.value
+    if isinstance(exc, AssertionError):  # CheckFailure and plain asserts in checks
+        text = str(exc).strip()
+        return text or "assertion failed", False
+    return (f"the check itself failed ({type(exc).__name__}: {exc}); this is a grader problem, "
+            "not your code's — tell your instructor", True)
+
+
+def skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)

@@ -1,0 +1,185 @@
+"""The one results model every command and report works from.
+
+A :class:`GradingResult` holds one grading run: every check with its points, status and
+message, the total, how the submission was loaded (what was skipped), how the student process
+was isolated, timings, and what produced the result (grader version, hash of the check files).
+Reports (text, JSON, Markdown, HTML, Gradescope's results.json) are all renderings of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASSED, FAILED = "passed", "failed"
+PUBLIC, HIDDEN = "public", "hidden"
+
+
+@dataclass
+class CheckResult:
+    name: str                    # "MLP parameter count [512-128]"
+    score: float
+    max_score: float
+    status: str                  # "passed" | "failed"
+    message: str = ""
+    visibility: str = PUBLIC     # "public" | "hidden"
+    description: str = ""        # the check's docstring: what it verifies
+    duration_s: float = 0.0
+    trains: bool = False         # the check trains a model (its time counts as training)
+    grader_error: bool = False   # the check itself broke: tell the instructor
+    details: dict[str, Any] = field(default_factory=dict)  # learning curves, accuracy band...
+
+    @property
+    def element(self) -> str:
+        """What the check is about: the first word of its name (``MLP``, ``train_loop``)."""
+        return self.name.split()[0] if self.name else ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+
+@dataclass
+class SkippedStatement:
+    where: str        # "mlp_pixels.py, line 57" or "MLP_pixels.ipynb, cell 9, line 1"
+    code: str         # the statement's first line
+    reason: str
+
+
+@dataclass
+class GradingResult:
+    assignment: str
+    title: str
+    submission: str
+    checks: list[CheckResult] = field(default_factory=list)
+    hidden_included: bool = False
+    student: str | None = None
+    grader_version: str = ""
+    checks_hash: str = ""
+    isolation: str = ""
+    isolation_level: str = ""
+    dataset: str = ""
+    skipped: list[SkippedStatement] = field(default_factory=list)
+    load_errors: list[str] = field(default_factory=list)
+    error: str | None = None            # the submission could not be graded at all
+    output: str = ""                    # the student process's stdout/stderr, capped
+    timings: dict[str, float] = field(default_factory=dict)
+    started_at: str = ""
+    execution_time_s: float = 0.0
+
+    # ---------------------------------------------------------------- totals
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 4)
+
+    def public(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.visibility == PUBLIC]
+
+    def hidden(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.visibility == HIDDEN]
+
+    @property
+    def all_passed(self) -> bool:
+        return self.error is None and all(c.passed for c in self.checks)
+
+    def summary_line(self) -> str:
+        """The honest one-liner: what passed, and that hidden checks are still to come."""
+        public = self.public()
+        passed = sum(c.passed for c in public)
+        text = f"public checks: {passed}/{len(public)} passed"
+        if self.hidden_included:
+            hidden = self.hidden()
+            text += f", hidden checks: {sum(c.passed for c in hidden)}/{len(hidden)} passed"
+        else:
+            text += " — hidden checks run when your instructor grades"
+        return text
+
+    # ---------------------------------------------------------------- (de)serialisation
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["score"], data["max_score"] = self.score, self.max_score
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GradingResult":
+        data = dict(data)
+        data.pop("score", None)
+        data.pop("max_score", None)
+        data["checks"] = [CheckResult(**c) for c in data.get("checks", [])]
+        data["skipped"] = [SkippedStatement(**s) for s in data.get("skipped", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_jsonable)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically: a crash never leaves half a result behind."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(self.to_json())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "GradingResult":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's results.json: score, execution_time, output, tests[...]."""
+        tests = []
+        for number, check in enumerate(self.checks, start=1):
+            tests.append({
+                "name": check.name,
+                "number": str(number),
+                "score": round(check.score, 4),
+                "max_score": round(check.max_score, 4),
+                "status": check.status,
+                "output": check.message,
+                "tags": [check.element] + (["hidden"] if check.visibility == HIDDEN else []),
+                # Hidden checks are shown to students once grades are published, name and
+                # message only; their source never ships.
+                "visibility": "after_published" if check.visibility == HIDDEN else "visible",
+            })
+        lines = [f"{self.title}: {self.score:g} / {self.max_score:g}", self.summary_line(),
+                 self.isolation]
+        if self.error:
+            lines.insert(0, f"error: {self.error}")
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "execution_time": round(self.execution_time_s, 3),
+            "output": "\n".join(line for line in lines if line),
+            "output_format": "text",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests,
+            "extra_data": {"grader_version": self.grader_version,
+                           "checks_hash": self.checks_hash,
+                           "assignment": self.assignment},
+        }
+
+
+def _jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
