@@ -65,7 +65,7 @@ class Assignment:
 
     def check_files(self, hidden: bool) -> list[Path]:
         dirs = [self.public_dir] + ([self.hidden_dir] if hidden else [])
-        return sorted(p for d in dirs if d.is_dir() for p in d.glob("test_*.py"))
+        return [p for d in dirs if d.is_dir() for p in sorted(d.glob("test_*.py"))]
 
     def has_hidden_checks(self) -> bool:
         return self.hidden_dir.is_dir() and any(self.hidden_dir.glob("test_*.py"))

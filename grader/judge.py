@@ -70,7 +70,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
     try:
         file = find_submission_file(path, assignment.module, assignment.files)
         source = read_source(file, assignment.module)
-        plan = slicing.plan(source.text, str(source.path), assignment.required)
+        plan = slicing.plan(source.text, source.display_name, assignment.required)
     except (SubmissionError, slicing.SubmissionSyntaxError) as e:
         load_error = str(e)
 

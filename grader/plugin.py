@@ -31,7 +31,8 @@ from grader.student_process import StudentModule, StudentProcess
 
 MARKERS = (
     "points(n): points the check is worth",
-    "time_limit(seconds): time limit of each request this check sends to the student process",
+    "time_limit(seconds_or_setting): time limit of each request this check sends to the "
+    "student process (a number, or the name of a setting holding it)",
     "trains: the check trains a model (its time is reported as training time)",
 )
 
@@ -103,6 +104,16 @@ class GradingPlugin:
         marker = item.get_closest_marker("points")
         return float(marker.args[0]) if marker and marker.args else None
 
+    def _time_limit(self, item) -> float:
+        """Seconds per request: the marker's number, or the setting it names, or the default."""
+        marker = item.get_closest_marker("time_limit")
+        if marker is None or not marker.args:
+            return self.context.assignment.request_timeout_s
+        value = marker.args[0]
+        if isinstance(value, str):
+            value = self.context.assignment.settings[value]
+        return float(value)
+
     def _visibility(self, item) -> str:
         hidden_dir = self.context.assignment.hidden_dir.resolve()
         return HIDDEN if hidden_dir in item.path.resolve().parents else PUBLIC
@@ -133,13 +144,18 @@ class GradingPlugin:
         return importlib.import_module(self.context.assignment.reference)
 
     @pytest.fixture(scope="session")
-    def mnist(self) -> tuple[datasets.Dataset, datasets.Dataset, datasets.Dataset]:
+    def mnist_pool(self) -> datasets.Dataset:
+        """All the MNIST images of the chosen source (offline subset by default)."""
+        return datasets.resolve_dataset(self.context.data_source, root=self.context.data_root)
+
+    @pytest.fixture(scope="session")
+    def mnist(self, mnist_pool) -> tuple[datasets.Dataset, datasets.Dataset, datasets.Dataset]:
         """(train, valid, test) stratified split of the MNIST pool, sizes from the settings.
 
         Checks send train and valid labels to the student process, never the test labels.
         """
         settings = self.context.assignment.settings
-        pool = datasets.resolve_dataset(self.context.data_source, root=self.context.data_root)
+        pool = mnist_pool
         sizes = [int(settings.get("train_size", 4000)), int(settings.get("valid_size", 500)),
                  int(settings.get("test_size", 500))]
         return pool.split(sizes, seed=int(settings.get("split_seed", 0)))
@@ -157,9 +173,7 @@ class GradingPlugin:
             raise CheckFailure(f"not run: the grading time budget of {budget:g} s was used up "
                                "by earlier checks")
         if self.process is not None:
-            marker = item.get_closest_marker("time_limit")
-            self.process.request_timeout = (float(marker.args[0]) if marker
-                                            else self.context.assignment.request_timeout_s)
+            self.process.request_timeout = self._time_limit(item)
             if self.process.running:
                 self.process.reseed()
 

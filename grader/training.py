@@ -56,6 +56,16 @@ def standard_train_loop(dataloader, model, loss_fn, optimizer) -> float:
     return total / max(1, len(dataloader))
 
 
+def standard_valid_loop(dataloader, model, loss_fn) -> float:
+    """Mean batch loss in eval mode, without gradients."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in dataloader:
+            total += loss_fn(model(x), y).item()
+    return total / max(1, len(dataloader))
+
+
 def mean_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn,
               batch_size: int = 1000) -> float:
     """Sample-weighted mean loss in eval mode, without gradients."""

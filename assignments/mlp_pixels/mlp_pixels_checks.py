@@ -1,7 +1,9 @@
 """Scenarios shared by the public and hidden checks of MLP_pixels.
 
-Each scenario runs the student's code on inputs the judge chooses and fails with a message
-naming what went wrong; the public and hidden checks call them with different inputs.
+Each scenario runs one element of the student's code on inputs the judge chooses and fails
+with a message naming what went wrong. Scenarios on loops use models built from torch's own
+layers (``mc.library_model``), and ``fit`` runs with the grader's standard loops in place of
+the student's: a bug costs points only in the checks of the element that has it.
 """
 
 import torch
@@ -11,34 +13,32 @@ from grader import model_checks as mc
 from grader.checks import accuracy, check_close, check_int, confusion_matrix, linear_credit
 from grader.failures import CheckFailure
 
+SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
 
-def train_loop_scenario(student, reference, mnist, optimizer: str, lr: float, n: int,
-                         batch_size: int):
-    """One epoch of the student's train_loop from the reference's weights vs the reference."""
+
+def train_loop_scenario(student, mnist, optimizer: str, lr: float, n: int, batch_size: int):
+    """One epoch of the student's train_loop from known weights vs the same epoch here."""
     train, _, _ = mnist
     x, y = train.images[:n], train.labels[:n]
-    torch.manual_seed(0)
-    ref_model = reference.MLP(hidden=(64,), activation=nn.ReLU)
-    model = student.MLP(hidden=(64,), activation=student.lib("torch.nn.ReLU"))
-    what = "MLP(hidden=(64,), activation=nn.ReLU)"
-    mc.copy_reference_weights(student, model, ref_model, what)
-    before = [p.detach().clone() for p in ref_model.parameters()]
+    model, local = mc.library_model(student, SMALL_MLP, seed=6)
+    before = [p.detach().clone() for p in local.parameters()]
     loader = mc.recipe(student, "loader")(x, y, batch_size=batch_size)
     opt = mc.recipe(student, "optimizer")(optimizer, model, lr)
     loss = student.train_loop(loader, model, student.lib("torch.nn.CrossEntropyLoss")(), opt)
     after = mc.parameters(student, model)
-    ref_opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(ref_model.parameters(), lr=lr)
-    batch_mean, sample_mean = mc.reference_epoch(ref_model, mc.batches(x, y, batch_size),
-                                                 nn.CrossEntropyLoss(), ref_opt)
+    local_opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(local.parameters(), lr=lr)
+    batch_mean, sample_mean = mc.reference_epoch(local, mc.batches(x, y, batch_size),
+                                                 nn.CrossEntropyLoss(), local_opt)
     if all(torch.equal(a, b) for a, b in zip(after, before)):
         raise CheckFailure("train_loop did not change the weights: is optimizer.step() called "
                            "after loss.backward()?")
-    mc.compare_parameters(after, ref_model, f"weights after one epoch of train_loop "
-                          f"({optimizer.upper()}, lr={lr:g}, {n} samples in batches of {batch_size})")
+    mc.compare_parameters(after, local, f"weights after one epoch of train_loop ({optimizer.upper()},"
+                          f" lr={lr:g}, {n} samples in batches of {batch_size})")
     mc.mean_loss_matches(loss, batch_mean, sample_mean, "train_loop's return value")
 
 
 def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
+    """perf_loop over a whole loader: counts and predictions match those computed here."""
     _, valid, _ = mnist
     x, y = valid.images[:n], valid.labels[:n]
     model, local = mc.library_model(student, [("Flatten",), ("Linear", 784, 10)], seed=seed)
@@ -47,8 +47,8 @@ def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
     with torch.no_grad():
         expected = local(x).argmax(dim=1)
     if not isinstance(answer, (tuple, list)) or len(answer) != 3:
-        raise CheckFailure(f"perf_loop should return (n_correct, n_total, y_pred); got "
-                           f"{type(answer).__name__}" + (f" of {len(answer)}" if isinstance(answer, (tuple, list)) else ""))
+        got = type(answer).__name__ + (f" of {len(answer)}" if isinstance(answer, (tuple, list)) else "")
+        raise CheckFailure(f"perf_loop should return (n_correct, n_total, y_pred); got {got}")
     n_correct, n_total, y_pred = answer
     last = n % batch_size or batch_size
     if n_total in (batch_size, last) and n_total != n:
@@ -57,26 +57,47 @@ def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
                            "batch? Accumulate over the whole dataloader, then return.")
     check_int(n_total, n, f"perf_loop's n_total ({n} samples in batches of {batch_size})")
     check_int(n_correct, int((expected == y).sum()), "perf_loop's n_correct")
-    preds = torch.as_tensor(y_pred.numpy() if hasattr(y_pred, "numpy") else y_pred).reshape(-1)
+    try:
+        preds = torch.as_tensor(y_pred).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckFailure(f"perf_loop's y_pred should be the predicted classes (a tensor, array "
+                           f"or list of ints); got {type(y_pred).__name__}") from None
     check_close(preds.to(torch.int64), expected, "perf_loop's y_pred (predicted classes in "
                 "iteration order)", rtol=0, atol=0)
 
 
-def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4):
-    """fit on a small problem where the first epoch is (or is not) the best one."""
+def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
+    """fit on a small problem where the first epoch is (or is not) the best one.
+
+    The student's fit runs with the grader's standard train/valid loops in place of the
+    student's, and the judge replays the same training to know every epoch's weights.
+    """
     train, _, _ = mnist
     x, y = train.images[:128], train.labels[:128]
     # Validating on labels shifted by one: the better the model fits y, the worse it does on
     # y + 1, so the first epoch is the best. Validating on y itself, the last epoch is.
     y_valid = (y + 1) % 10 if first_is_best else y
-    layers = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
-    model, local = mc.library_model(student, layers, seed=3)
+    model, local = mc.library_model(student, SMALL_MLP, seed=3)
     loader = mc.recipe(student, "loader")
     trainloader, validloader = loader(x, y, batch_size=32), loader(x, y_valid, batch_size=32)
     loss_fn = student.lib("torch.nn.CrossEntropyLoss")()
     opt = mc.recipe(student, "optimizer")("adam", model, 1e-3)
     checkpoint = "best_model.pt"   # relative: the student process's own scratch folder
-    history = student.fit(model, trainloader, validloader, loss_fn, opt, epochs, checkpoint)
+    loops = {"train_loop": student.lib("grader.training.standard_train_loop"),
+             "valid_loop": student.lib("grader.training.standard_valid_loop")}
+    history = mc.recipe(student, "call_with_module_globals")(
+        student.fit, loops, model, trainloader, validloader, loss_fn, opt, epochs, checkpoint)
+
+    # The same training here: the weights and valid loss of every epoch.
+    local_opt = torch.optim.Adam(local.parameters(), lr=1e-3)
+    states, valid_losses = [], []
+    for _ in range(epochs):
+        mc.reference_epoch(local, mc.batches(x, y, 32), nn.CrossEntropyLoss(), local_opt)
+        valid_losses.append(mc.reference_epoch(local, mc.batches(x, y_valid, 32),
+                                               nn.CrossEntropyLoss())[0])
+        states.append({k: v.detach().clone() for k, v in local.state_dict().items()})
+    best = min(range(epochs), key=valid_losses.__getitem__)
+
     if not isinstance(history, dict) or not {"train_loss", "valid_loss", "best_epoch"} <= set(history):
         keys = sorted(history) if isinstance(history, dict) else type(history).__name__
         raise CheckFailure(f"fit should return a dict with train_loss, valid_loss and best_epoch; "
@@ -84,38 +105,34 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4):
     for key in ("train_loss", "valid_loss"):
         if not isinstance(history[key], list) or len(history[key]) != epochs:
             raise CheckFailure(f"fit(..., epochs={epochs}): history[{key!r}] should hold one loss "
-                               f"per epoch; got {history[key]!r:.80}")
-    valid = [float(v) for v in history["valid_loss"]]
-    best = min(range(epochs), key=valid.__getitem__)
+                               f"per epoch; got {str(history[key])[:80]}")
+    check_close(torch.tensor([float(v) for v in history["valid_loss"]]),
+                torch.tensor(valid_losses), "fit's history['valid_loss']", rtol=1e-4, atol=1e-5)
     check_int(history["best_epoch"], best, "fit's best_epoch (0-based index of the lowest valid "
-              f"loss in {['%.4f' % v for v in valid]})")
+              f"loss in {['%.4f' % v for v in valid_losses]})")
     try:
         saved = student.lib("torch.load")(checkpoint, weights_only=True)
     except CheckFailure as e:
         raise CheckFailure(f"fit did not save a readable checkpoint at {checkpoint!r} (the best "
                            f"epoch was {best}; the first epoch counts too): {e}") from None
-    if not isinstance(saved, dict):
-        raise CheckFailure(f"fit saved a {type(saved).__name__}, expected model.state_dict()")
-    # The weights of the best epoch: the final ones when it is the last epoch; otherwise a fresh
-    # copy of the model, trained by the student's own train_loop for best + 1 epochs.
-    if best == epochs - 1:
-        expected = mc.recipe(student, "state_dict")(model)
-    else:
-        replay, _ = mc.library_model(student, layers, seed=3)
-        replay_opt = mc.recipe(student, "optimizer")("adam", replay, 1e-3)
-        for _ in range(best + 1):
-            student.train_loop(trainloader, replay, loss_fn, replay_opt)
-        expected = mc.recipe(student, "state_dict")(replay)
-    if sorted(saved) != sorted(expected):
-        raise CheckFailure(f"the checkpoint's keys {sorted(saved)} are not model.state_dict()'s "
-                           f"{sorted(expected)}")
-    for key in expected:
-        check_close(saved[key], expected[key], f"checkpoint tensor {key!r} vs the weights of epoch "
-                    f"{best}", rtol=1e-5, atol=1e-6, expected_label="expected")
+    if not isinstance(saved, dict) or sorted(saved) != sorted(states[best]):
+        got = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise CheckFailure(f"the checkpoint should be model.state_dict() ({sorted(states[best])}); "
+                           f"got {got}")
+    for key, expected in states[best].items():
+        if torch.allclose(saved[key], expected, rtol=1e-5, atol=1e-6):
+            continue
+        other = [e for e, state in enumerate(states)
+                 if torch.allclose(saved[key], state[key], rtol=1e-5, atol=1e-6)]
+        which = f"those of epoch {other[0]}" if other else "those of no epoch"
+        raise CheckFailure(f"the checkpoint holds the wrong weights: tensor {key!r} matches "
+                           f"{which}, not those of the best epoch {best} (valid losses "
+                           f"{['%.4f' % v for v in valid_losses]})")
     return best
 
 
 def accuracy_scenario(student, settings, splits, score, seed: int):
+    """Train the student's MLP(ReLU) with the student's train_loop; score the predictions here."""
     train, valid, test = splits
     student.process.reseed(seed)
     model = student.MLP(activation=student.lib("torch.nn.ReLU"))

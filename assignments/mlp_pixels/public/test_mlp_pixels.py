@@ -18,9 +18,11 @@ import mlp_pixels_checks as checks
 ARCHITECTURES = {"512-128": (512, 128), "512-256-128": (512, 256, 128), "256": (256,)}
 
 
-def small_batch(mnist, n=16):
+def flat_batch(mnist, n=16):
+    """Real digits as flat rows [n, 784]: MLP checks other than the shape one do not depend on
+    the model accepting images."""
     train, _, _ = mnist
-    return train.images[:n]
+    return train.images[:n].reshape(n, -1)
 
 
 # ------------------------------------------------------------------------------------ MLP
@@ -55,7 +57,7 @@ def test_MLP_activation_matches_reference(student, reference, mnist, activation)
     what = f"MLP(activation=nn.{activation})"
     model = student.MLP(activation=student.lib(f"torch.nn.{activation}"))
     mc.copy_reference_weights(student, model, ref_model, what)
-    x = small_batch(mnist)
+    x = flat_batch(mnist)
     out = mc.recipe(student, "forward")(model, x)
     with torch.no_grad():
         expected = ref_model(x)
@@ -66,7 +68,7 @@ def test_MLP_activation_matches_reference(student, reference, mnist, activation)
 @pytest.mark.points(1)
 def test_MLP_returns_logits(student, mnist):
     """forward returns logits, not probabilities: nn.CrossEntropyLoss applies log-softmax."""
-    out = check_shape(mc.recipe(student, "forward")(student.MLP(), small_batch(mnist)),
+    out = check_shape(mc.recipe(student, "forward")(student.MLP(), flat_batch(mnist)),
                       (16, 10), "MLP() output")
     out = out.to(torch.float64)
     ones = torch.ones(out.shape[0], dtype=torch.float64)
@@ -82,7 +84,7 @@ def test_MLP_returns_logits(student, mnist):
 @pytest.mark.points(1)
 def test_MLP_is_not_linear(student, mnist):
     """An activation sits between the layers: the network is not an affine map."""
-    images = small_batch(mnist, 2)
+    images = flat_batch(mnist, 2)
     x = torch.cat([images, images.mean(dim=0, keepdim=True)])  # a, b and their midpoint
     out = mc.recipe(student, "forward")(student.MLP(), x).to(torch.float64)
     midpoint = (out[0] + out[1]) / 2
@@ -109,10 +111,10 @@ def test_count_parameters_on_a_small_network(student):
 # ------------------------------------------------------------------------------ train_loop
 
 @pytest.mark.points(3)
-def test_train_loop_matches_reference(student, reference, mnist):
+def test_train_loop_matches_reference(student, mnist):
     """One epoch with SGD from known weights gives the reference's weights and mean loss
     (catches a missing zero_grad, a missing step, a wrong loss)."""
-    checks.train_loop_scenario(student, reference, mnist, "sgd", 0.1, 96, 32)
+    checks.train_loop_scenario(student, mnist, "sgd", 0.1, 96, 32)
 
 
 # ------------------------------------------------------------------------------ valid_loop
@@ -169,19 +171,16 @@ def test_make_optimizer_type_and_learning_rate(student, name, lr):
 @pytest.mark.points(2)
 def test_fit_saves_the_best_epoch(student, mnist):
     """fit records one train and valid loss per epoch, reports the best epoch, and saves the
-    weights of that epoch (here the last one)."""
-    best = checks.fit_scenario(student, mnist, first_is_best=False)
-    if best != 3:
-        raise CheckFailure(f"on this problem the valid loss should keep falling for 4 epochs, but "
-                           f"fit's history says epoch {best} was the best: does fit call "
-                           "train_loop every epoch?")
+    weights of that epoch (here the last one). Your fit runs with the grader's train/valid
+    loops, so only fit itself is checked here."""
+    checks.fit_scenario(student, mnist, first_is_best=False)
 
 
 # ------------------------------------------------------------------------------- accuracy
 
 @pytest.mark.points(4)
 @pytest.mark.trains
-@pytest.mark.time_limit(120)
+@pytest.mark.time_limit("accuracy_time_limit_s")
 def test_MLP_accuracy(student, settings, mnist, score):
     """MLP(activation=nn.ReLU), trained by your train_loop with Adam on the training split,
     classifies held-out images; scored here, linear credit between the thresholds."""

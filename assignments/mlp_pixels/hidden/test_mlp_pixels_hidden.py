@@ -1,0 +1,110 @@
+"""MLP_pixels — hidden checks (instructor grading only; never shipped to students).
+
+The same scenarios as the public checks on other inputs, plus the cases a submission tuned to
+the public checks tends to miss: frozen parameters, Adam, eval mode, odd batch sizes, bad
+optimizer names, a first epoch that is the best one, another seed for the accuracy.
+"""
+
+import pytest
+from torch import nn
+
+from grader import model_checks as mc
+from grader.checks import check_int
+from grader.failures import CheckFailure, StudentError
+
+import mlp_pixels_checks as checks
+
+
+@pytest.mark.points(1)
+def test_count_parameters_counts_trainable_only(student):
+    """count_parameters skips frozen parameters (requires_grad=False)."""
+    model, local = mc.library_model(student, [("Linear", 784, 64), ("ReLU",), ("Linear", 64, 10)])
+    mc.recipe(student, "freeze")(model, ["0.weight", "0.bias"])
+    expected = sum(p.numel() for name, p in local.named_parameters() if not name.startswith("0."))
+    check_int(student.count_parameters(model), expected,
+              "count_parameters with the first Linear frozen (requires_grad=False)")
+
+
+@pytest.mark.points(1)
+def test_count_parameters_on_a_convolutional_network(student):
+    """count_parameters works for any module, not only Linear layers."""
+    model, local = mc.library_model(student, [("Conv2d", 1, 6, 5), ("ReLU",), ("Flatten",),
+                                              ("Linear", 6 * 24 * 24, 10)])
+    check_int(student.count_parameters(model), sum(p.numel() for p in local.parameters()),
+              "count_parameters(Conv2d(1, 6, 5) → ReLU → Flatten → Linear(3456, 10))")
+
+
+@pytest.mark.points(2)
+def test_train_loop_with_adam_and_an_uneven_last_batch(student, mnist):
+    """One epoch with Adam over 100 samples in batches of 24 matches the reference."""
+    checks.train_loop_scenario(student, mnist, "adam", 1e-3, 100, 24)
+
+
+@pytest.mark.points(1)
+def test_valid_loop_uses_eval_mode(student, mnist):
+    """valid_loop puts the model in eval mode: with dropout, its loss is deterministic and
+    equals the eval-mode loss."""
+    _, valid, _ = mnist
+    x, y = valid.images[:64], valid.labels[:64]
+    model, local = mc.library_model(student, [("Flatten",), ("Linear", 784, 64), ("ReLU",),
+                                              ("Dropout", 0.5), ("Linear", 64, 10)], seed=4)
+    # A fresh nn.Sequential is in train mode: valid_loop has to switch it to eval itself.
+    loss = student.valid_loop(mc.recipe(student, "loader")(x, y, batch_size=16), model,
+                              student.lib("torch.nn.CrossEntropyLoss")())
+    batch_mean, sample_mean = mc.reference_epoch(local, mc.batches(x, y, 16), nn.CrossEntropyLoss())
+    try:
+        mc.mean_loss_matches(loss, batch_mean, sample_mean, "valid_loop's loss")
+    except CheckFailure as e:
+        raise CheckFailure(f"{e}\nWith dropout in the model, a different loss usually means "
+                           "valid_loop runs in train mode: call model.eval() first.") from None
+    leftover = mc.recipe(student, "gradients_present")(model)
+    if leftover:
+        raise CheckFailure(f"valid_loop left gradients in {', '.join(leftover)}: validation must "
+                           "not call backward")
+
+
+@pytest.mark.points(1)
+def test_perf_loop_with_batches_of_seven(student, mnist):
+    """perf_loop on 50 samples in batches of 7 (last batch of 1)."""
+    checks.perf_loop_scenario(student, mnist, 50, 7, seed=5)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("name", ["sgd", "Adam"])
+def test_make_optimizer_ignores_case(student, name):
+    """make_optimizer accepts any case: "sgd", "Adam"."""
+    model, _ = mc.library_model(student, [("Linear", 8, 2)])
+    summary = mc.optimizer_summary(student, student.make_optimizer(name, model.parameters(), 0.01))
+    if not summary["is_sgd" if name.lower() == "sgd" else "is_adam"]:
+        raise CheckFailure(f"make_optimizer({name!r}, ...) returned a {summary['class']}")
+
+
+@pytest.mark.points(1)
+def test_make_optimizer_rejects_unknown_names(student):
+    """make_optimizer("RMSprop", ...) raises ValueError instead of picking something."""
+    model, _ = mc.library_model(student, [("Linear", 8, 2)])
+    try:
+        opt = student.make_optimizer("RMSprop", model.parameters(), 0.01)
+    except StudentError as e:
+        if e.type_name != "ValueError":
+            raise CheckFailure(f"make_optimizer('RMSprop', ...) raised {e.type_name}, expected "
+                               "ValueError") from None
+        return
+    raise CheckFailure(f"make_optimizer('RMSprop', ...) returned {opt!r} instead of raising "
+                       "ValueError")
+
+
+@pytest.mark.points(2)
+def test_fit_saves_the_first_epoch_when_it_is_the_best(student, mnist):
+    """When the first epoch has the lowest valid loss, its weights are the checkpoint."""
+    checks.fit_scenario(student, mnist, first_is_best=True)
+
+
+@pytest.mark.points(3)
+@pytest.mark.trains
+@pytest.mark.time_limit("accuracy_time_limit_s")
+def test_MLP_accuracy_on_another_split(student, settings, mnist_pool, score):
+    """The accuracy check again, on another stratified split and seed."""
+    splits = mnist_pool.split([int(settings["train_size"]), int(settings["valid_size"]),
+                         int(settings["test_size"])], seed=1)
+    checks.accuracy_scenario(student, settings, splits, score, seed=1)

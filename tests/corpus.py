@@ -1,0 +1,89 @@
+"""Helpers for the validation corpus: submissions made from the reference by one mutation.
+
+A :class:`Mutation` replaces one exact snippet of a reference module (it must occur exactly
+once, so a reference edit that breaks a mutation is caught) and states which checks must lose
+points because of it — every other check must keep full marks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    old: str
+    new: str
+    loses: frozenset[str] = field(default_factory=frozenset)  # checks that must lose points
+    maybe: frozenset[str] = field(default_factory=frozenset)  # may lose some (accuracy near
+    #                                                           the threshold), same element
+
+    def apply(self, text: str) -> str:
+        count = text.count(self.old)
+        assert count == 1, f"mutation {self.name}: snippet found {count} times in the reference"
+        return text.replace(self.old, self.new)
+
+
+def bug(name: str, old: str, new: str, *loses: str, maybe: tuple[str, ...] = ()) -> Mutation:
+    return Mutation(name, old, new, frozenset(loses), frozenset(maybe))
+
+
+def write_mutant(tmp: Path, module: str, mutation: Mutation, filename: str | None = None) -> Path:
+    text = (REPO / "reference" / f"{module}.py").read_text()
+    folder = tmp / mutation.name
+    folder.mkdir(parents=True)
+    path = folder / (filename or f"{module}.py")
+    path.write_text(mutation.apply(text))
+    return path
+
+
+def copy_reference(tmp: Path, module: str, filename: str | None = None) -> Path:
+    folder = tmp / "reference"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (filename or f"{module}.py")
+    shutil.copy(REPO / "reference" / f"{module}.py", path)
+    return path
+
+
+def as_notebook(source: str, path: Path, extra_cells: list[str] = ()) -> Path:
+    """A notebook holding ``source`` split into cells at top-level definitions, then extras."""
+    cells, current = [], []
+    for line in source.splitlines():
+        if (line.startswith(("def ", "class ", "import ", "from ")) and current
+                and not current[-1].startswith(("import ", "from ", "@"))):
+            cells.append("\n".join(current).strip("\n"))
+            current = []
+        current.append(line)
+    cells.append("\n".join(current).strip("\n"))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Practical")] + [
+        nbformat.v4.new_code_cell(c) for c in cells + list(extra_cells) if c.strip()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(nb))
+    return path
+
+
+def losing(result) -> set[str]:
+    """Names of the checks that did not get full marks."""
+    return {c.name for c in result.checks if c.score < c.max_score - 1e-9}
+
+
+def assert_loses_exactly(result, mutation: Mutation) -> None:
+    """The mutation costs points on its checks (and maybe its accuracy ones), nowhere else."""
+    lost = losing(result)
+    unexpected = lost - mutation.loses - mutation.maybe
+    kept = mutation.loses - lost
+    details = {c.name: c.message for c in result.checks if c.name in unexpected | kept}
+    assert not unexpected and not kept, (
+        f"{mutation.name}: lost points unexpectedly on {sorted(unexpected)}, "
+        f"kept points on {sorted(kept)}: {details}")
+    for check in result.checks:
+        if check.name in lost:
+            assert check.message, check.name  # every lost point comes with a reason
