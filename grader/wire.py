@@ -21,6 +21,7 @@ import io
 import math
 import socket
 import struct
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +134,9 @@ def loads(payload: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     if len(payload) > max_bytes:
         raise WireError(f"reply of {len(payload):,} bytes exceeds the cap of {max_bytes:,} bytes")
     try:
-        tree = torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": refused below
+            warnings.simplefilter("ignore")
+            tree = torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
     except Exception as e:  # the weights-only unpickler refuses anything that is not data
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WireError(f"reply is not plain data: {first}") from None

@@ -1,0 +1,100 @@
+"""Hostile and broken mlp_pixels submissions: none gains a point it did not earn, none crashes
+or hangs the grader; the same submission always gets the same score."""
+
+import shutil
+
+import pytest
+
+from corpus import REPO, assert_loses_exactly, bug, losing, write_mutant
+from grader.assignment import load_folder
+from grader.judge import grade
+
+pytestmark = pytest.mark.slow
+
+MODULE = "mlp_pixels"
+COUNT = ("count_parameters on a small network", "count_parameters counts trainable only",
+         "count_parameters on a convolutional network")
+ACCURACY = ("MLP accuracy", "MLP accuracy on another split")
+
+COUNT_LINE = "    return sum(p.numel() for p in model.parameters() if p.requires_grad)\n"
+TRAIN_START = "    model.train()\n    total = 0.0\n    for x, y in dataloader:\n        optimizer.zero_grad()"
+PERF_APPEND = "            predictions.append(y_pred)\n"
+
+ATTACKS = [
+    # Top-level code never runs: an exit there costs nothing, and gains nothing.
+    bug("exit_at_top_level", "class MLP(nn.Module):", "import sys\nsys.exit(0)\n\n\nclass MLP(nn.Module):"),
+    # Killing the student process inside a function fails that function's checks only.
+    bug("os_exit_in_count_parameters", COUNT_LINE, "    import os\n    os._exit(0)\n" + COUNT_LINE, *COUNT),
+    # Printing a fake results.json (and trying to write one) does not change the score.
+    bug("fake_results_json", PERF_APPEND,
+        PERF_APPEND + "            print('{\"score\": 1000, \"max_score\": 1, \"tests\": []}')\n"
+        "            return n_correct, n_total, torch.cat(predictions)\n",
+        "perf_loop counts the whole loader", "perf_loop with batches of seven"),
+    # Patching torch's comparisons in the student process cannot fool the judge, which compares
+    # in its own process: a model that outputs zeros still fails.
+    bug("patched_comparisons", "        return self.layers(self.flatten(x))",
+        "        torch.equal = lambda *a, **k: True\n"
+        "        torch.allclose = lambda *a, **k: True\n"
+        "        torch.testing.assert_close = lambda *a, **k: None\n"
+        "        return self.layers(self.flatten(x)) * 0",
+        "MLP activation matches reference [Sigmoid]", "MLP activation matches reference [ReLU]",
+        "MLP is not linear", *ACCURACY),
+    # Using far more memory than allowed kills (or fails) that request only.
+    bug("memory_hog_in_count_parameters", COUNT_LINE,
+        "    hog = torch.ones(5 * 2**30, dtype=torch.float32)  # 20 GB\n" + COUNT_LINE, *COUNT),
+]
+
+
+@pytest.mark.parametrize("mutation", ATTACKS, ids=lambda m: m.name)
+def test_attack_gains_nothing(tmp_path, mutation):
+    result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE, hidden=True)
+    assert_loses_exactly(result, mutation)
+    assert result.score == sum(c.score for c in result.checks) <= result.max_score
+
+
+def test_fake_output_is_captured_not_parsed(tmp_path):
+    mutation = ATTACKS[2]
+    result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE)
+    assert '"score": 1000' in result.output
+    assert result.to_gradescope()["score"] == result.score < result.max_score
+
+
+def test_exit_inside_a_function_names_the_exit(tmp_path):
+    result = grade(write_mutant(tmp_path, MODULE, ATTACKS[1]), MODULE)
+    check = next(c for c in result.checks if c.name == COUNT[0])
+    assert "exited with code 0" in check.message
+
+
+@pytest.fixture
+def quick_assignment(tmp_path):
+    """mlp_pixels with short time limits, so that time-outs are quick to test."""
+    folder = tmp_path / "assignments" / MODULE
+    shutil.copytree(REPO / "assignments" / MODULE, folder)
+    toml = folder / "assignment.toml"
+    text = toml.read_text().replace("request_timeout_s = 30", "request_timeout_s = 4")
+    toml.write_text(text.replace("accuracy_time_limit_s = 120", "accuracy_time_limit_s = 6"))
+    return load_folder(folder)
+
+
+def test_infinite_loop_times_out_only_its_checks(tmp_path, quick_assignment):
+    mutation = bug("infinite_train_loop", TRAIN_START,
+                   "    while True:\n        pass\n" + TRAIN_START,
+                   "train_loop matches reference", "train_loop with adam and an uneven last batch",
+                   *ACCURACY)
+    result = grade(write_mutant(tmp_path, MODULE, mutation), quick_assignment, hidden=True)
+    assert_loses_exactly(result, mutation)
+    timed_out = [c for c in result.checks if "timed out after" in c.message]
+    assert {c.name for c in timed_out} == set(mutation.loses)
+    assert result.timings["student_startups"] >= 2  # restarted after the time-outs
+
+
+def test_same_submission_same_score_three_times(tmp_path):
+    # A submission with partial credit, so that the scores carry real information.
+    mutation = bug("weak", "layers += [nn.Linear(width, size), activation()]",
+                   "layers += [nn.Linear(width, size), activation(), nn.Dropout(0.97)]")
+    path = write_mutant(tmp_path, MODULE, mutation)
+    runs = [grade(path, MODULE) for _ in range(3)]
+    scores = [[(c.name, c.score, c.message) for c in r.checks] for r in runs]
+    assert scores[0] == scores[1] == scores[2]
+    assert 0 < runs[0].score < runs[0].max_score
+    assert losing(runs[0])
