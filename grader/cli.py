@@ -16,7 +16,7 @@ from rich.table import Table
 app = typer.Typer(help="Grade deep-learning practicals: safely, reproducibly, with clear messages.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +91,7 @@ def print_result(result) -> None:
     console.print(table)
     color = "green" if result.all_passed else "yellow"
     console.print(f"[bold]score: {result.score:g} / {result.max_score:g}[/]  "
-                  f"[{color}]{escape(result.summary_line())}[/]")
+                  f"[{color}]{escape(result.summary_line())}[/]", soft_wrap=True)
     if result.skipped:
         first = result.skipped[0]
         console.print(f"[dim]not run (top-level code the checks do not need): "

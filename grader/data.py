@@ -335,6 +335,19 @@ def load_usps(root: str | os.PathLike | None = None, train: bool = True,
                        f"USPS {split} set ({len(ds.targets):,} images, {folder})")
 
 
+def resolve_usps(root: str | os.PathLike | None = None) -> tuple[Dataset, Dataset]:
+    """(train, test) USPS-sized digits: real USPS when its files are under ``root`` (or the
+    cache), otherwise the offline MNIST subset resized to 16x16 and split 4,000 / 1,000.
+    Each Dataset's description says which."""
+    if usps_available(root) is not None:
+        return load_usps(root, train=True), load_usps(root, train=False)
+    small = load_mnist_offline().resized(16)
+    train, test = small.split([4000, 1000], seed=0, names=("train", "test"))
+    note = " (real USPS not found: MNIST at USPS size)"
+    return (Dataset(train.name, train.images, train.labels, train.description + note),
+            Dataset(test.name, test.images, test.labels, test.description + note))
+
+
 # --------------------------------------------------------------------------------------------
 # The course's own file format: mnist.pkl.gz
 # --------------------------------------------------------------------------------------------

@@ -160,6 +160,11 @@ class GradingPlugin:
                  int(settings.get("test_size", 500))]
         return pool.split(sizes, seed=int(settings.get("split_seed", 0)))
 
+    @pytest.fixture(scope="session")
+    def usps(self) -> tuple[datasets.Dataset, datasets.Dataset]:
+        """(train, test) USPS 16x16 digits (real USPS when cached, else MNIST resized)."""
+        return datasets.resolve_usps(self.context.data_root)
+
     @pytest.fixture
     def score(self) -> Score:
         return Score()

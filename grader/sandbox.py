@@ -103,7 +103,7 @@ def probe() -> Isolation:
     layers, missing = [], []
     bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
     root = os.geteuid() == 0
-    if bwrap and _bwrap_works(bwrap, root):
+    if bwrap and _bwrap_works(bwrap, root) and _python_starts_inside():
         layers.append("bwrap namespaces pid/net/ipc/uts, read-only allow-listed file system, "
                       "private size-capped /tmp")
         if root:
@@ -115,7 +115,7 @@ def probe() -> Isolation:
             layers.append(f"unprivileged uid {os.geteuid()}")
     else:
         missing.append("bubblewrap (`apt-get install bubblewrap`)" if not bwrap
-                       else "bubblewrap namespaces (bwrap failed to start here)")
+                       else "bubblewrap (it could not start Python in a sandbox here)")
     if _cgroup_root("memory") is not None:
         layers.append("cgroup memory limit")
     if _cgroup_root("pids") is not None:
@@ -133,6 +133,25 @@ def _bwrap_works(bwrap: str, root: bool) -> bool:
         return subprocess.run(argv, capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def _python_starts_inside() -> bool:
+    """The whole strong launch, once: does our Python find torch and the grader in there?"""
+    import grader
+
+    parent = str(Path(grader.__file__).resolve().parent.parent)
+    code = (f"import sys; sys.path.insert(0, {parent!r}); import importlib.util as u; "
+            "sys.exit(0 if u.find_spec('torch') and u.find_spec('grader.wire') else 3)")
+    launch = build_launch([sys.executable, "-I", "-c", code], Path(tempfile.gettempdir()),
+                          limits=Limits(), threads=1, hidden=[],
+                          isolation=Isolation("strong", []))
+    try:
+        return subprocess.run(launch.argv, env=launch.env, cwd=launch.cwd, capture_output=True,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        launch.cleanup()
 
 
 def _namespace_args(root: bool) -> list[str]:
@@ -239,8 +258,11 @@ def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limit
     pids = _make_cgroup("pids", {"pids.max": str(limits.processes)})
     cgroups = [c for c in (memory, pids) if c is not None]
 
-    args = ["bwrap", *_namespace_args(root)]
-    created: set[Path] = {Path("/")}   # folders bwrap makes (mount points)
+    # Private /tmp first: binds below it (a virtualenv in /tmp/...) are mounted on top.
+    args = ["bwrap", *_namespace_args(root), "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(64 * MiB), "--tmpfs", "/dev/shm",
+            "--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp"]
+    created: set[Path] = {Path("/"), Path("/tmp"), Path("/dev"), Path("/proc")}
     bound: list[Path] = []             # folders visible inside, read-only
 
     def covered(path: Path) -> bool:
@@ -272,10 +294,7 @@ def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limit
         secret = secret.resolve()
         if secret.is_dir() and covered(secret):
             args.extend(["--tmpfs", str(secret)])
-    args.extend(["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(64 * MiB), "--tmpfs", "/dev/shm",
-                 "--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
-                 "--ro-bind", str(submission_root), SANDBOX_SUBMISSION,
+    args.extend(["--ro-bind", str(submission_root), SANDBOX_SUBMISSION,
                  "--chdir", "/tmp", "--clearenv"])
     for key, value in child_environment(threads, "/tmp").items():
         args.extend(["--setenv", key, value])

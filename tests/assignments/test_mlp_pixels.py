@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from corpus import as_notebook, assert_loses_exactly, bug, copy_reference, losing, write_mutant
+from corpus import (REPO, as_notebook, assert_loses_exactly, bug, copy_reference, losing,
+                    write_mutant)
 from grader.judge import grade
 
 pytestmark = pytest.mark.slow
@@ -140,3 +141,13 @@ def test_notebook_with_long_top_level_training_grades_as_fast(tmp_path, referenc
 def test_bug_loses_points_exactly_on_its_checks(tmp_path, mutation):
     result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE, hidden=True)
     assert_loses_exactly(result, mutation)
+
+
+@pytest.mark.parametrize("name", ["explicit_layers", "package"])
+def test_valid_solutions_written_differently_score_full_marks(name):
+    folder = REPO / "tests" / "submissions" / MODULE / name
+    result = grade(folder, MODULE, hidden=True)
+    assert result.error is None
+    assert losing(result) == set(), {c.name: c.message for c in result.checks if not c.passed}
+    if name == "explicit_layers":
+        assert any("__main__" in s.reason for s in result.skipped)

@@ -1,4 +1,7 @@
-"""Helpers the judge asks the student process to run on student objects.
+"""Helpers the judge asks the student process to run on student objects (torch models).
+
+One module per kind of practical: this package for PyTorch models, `grader.recipes.numpy_modules`
+for the NumPy framework, and so on.
 
 This module is imported *in the student process* (``student.lib("grader.recipes.predict")``):
 it saves round trips and keeps big intermediate objects (a DataLoader, an optimizer) on the

@@ -1,0 +1,73 @@
+"""Finding and reading submissions: files, folders, packages, notebooks."""
+
+import nbformat
+import pytest
+
+from grader.submission import SubmissionError, find_submission_file, read_source, strip_magics
+
+PATTERNS = ["mlp_pixels.py", "MLP_pixels.ipynb"]
+
+
+def test_strip_magics_keeps_python_and_line_numbers():
+    cell = ("%matplotlib inline\nimport torch\n!pip install x\nfiles = !ls\n"
+            "if True:\n    %time y = 2\ntorch.nn?\nx = a if b else c  # not help syntax")
+    out = strip_magics(cell).splitlines()
+    assert out == ["pass", "import torch", "pass", "pass", "if True:", "    pass", "pass",
+                   "x = a if b else c  # not help syntax"]
+    assert strip_magics("%%time\nx = 1\ny = 2") == "\nx = 1\ny = 2"
+    assert strip_magics("%%bash\necho hi\nrm -rf /").strip() == ""
+
+
+def _notebook(path, *cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# TP")] + [nbformat.v4.new_code_cell(c) for c in cells]
+    path.write_text(nbformat.writes(nb))
+    return path
+
+
+def test_notebook_lines_map_back_to_cells(tmp_path):
+    path = _notebook(tmp_path / "MLP_pixels.ipynb", "import torch", "x = 1\ny = 2\nz = 3")
+    source = read_source(path, "mlp_pixels")
+    assert source.kind == "ipynb"
+    lines = source.text.splitlines()
+    z_line = next(i for i, line in enumerate(lines, start=1) if line == "z = 3")
+    assert source.where(z_line) == "MLP_pixels.ipynb, cell 3, line 3"
+
+
+def test_unreadable_notebook_is_one_clear_error(tmp_path):
+    bad = tmp_path / "MLP_pixels.ipynb"
+    bad.write_text("{ this is not json")
+    with pytest.raises(SubmissionError, match=r"MLP_pixels.ipynb: not a readable notebook"):
+        read_source(bad, "mlp_pixels")
+
+
+def test_folder_finds_the_file_by_name_and_prefers_py(tmp_path):
+    (tmp_path / "sub").mkdir()
+    _notebook(tmp_path / "sub" / "MLP_pixels.ipynb", "x = 1")
+    (tmp_path / "sub" / "mlp_pixels.py").write_text("x = 1\n")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "mlp_pixels.py").write_text("old = 1\n")
+    assert find_submission_file(tmp_path, "mlp_pixels", PATTERNS).name == "mlp_pixels.py"
+
+
+def test_folder_without_the_file_says_what_it_found(tmp_path):
+    (tmp_path / "mlp_pixel.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(SubmissionError) as e:
+        find_submission_file(tmp_path, "mlp_pixels", PATTERNS)
+    text = str(e.value)
+    assert "no mlp_pixels.py or MLP_pixels.ipynb" in text and "found mlp_pixel.py" in text
+    assert "did you mean to name mlp_pixel.py mlp_pixels.py?" in text
+    with pytest.raises(SubmissionError, match="the folder has no .py or .ipynb file"):
+        find_submission_file(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else tmp_path,
+                             "mlp_pixels", PATTERNS)
+
+
+def test_package_submission(tmp_path):
+    package = tmp_path / "mlp_pixels"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .model import MLP\n")
+    (package / "model.py").write_text("class MLP:\n    pass\n")
+    path = find_submission_file(tmp_path, "mlp_pixels", PATTERNS)
+    source = read_source(path, "mlp_pixels")
+    assert source.is_package and source.root == tmp_path
