@@ -117,6 +117,32 @@ def list_command() -> None:
     console.print(table)
 
 
+@app.command()
+def template(
+    name: Optional[str] = typer.Argument(None, help="Assignment name (see `grade list`)."),
+    dest: Path = typer.Option(Path("."), "--dest", "-d", help="Folder to put the starter file in."),
+    notebook: bool = typer.Option(False, "--notebook", help="A notebook instead of a .py file."),
+    regenerate: bool = typer.Option(False, "--regenerate",
+                                    help="Authors: rewrite student_template/ from the references."),
+) -> None:
+    """Copy the starter file of an assignment (or regenerate all of them)."""
+    from grader.assignment import AssignmentError, load_assignment
+    from grader.templates import TemplateError, copy_template, write_templates
+
+    try:
+        if regenerate:
+            for path in write_templates():
+                console.print(f"wrote {path}", soft_wrap=True)
+            return
+        if name is None:
+            fail_usage("which assignment? `grade template NAME` (see `grade list`)")
+        target = copy_template(load_assignment(name), dest, notebook)
+    except (AssignmentError, TemplateError, FileExistsError) as e:
+        fail_usage(str(e))
+    console.print(f"wrote {target}: fill in the TODOs, then run `grade check` in "
+                  f"{target.parent}", soft_wrap=True)
+
+
 def main() -> None:
     app()
 

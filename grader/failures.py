@@ -15,9 +15,12 @@ class StudentError(CheckFailure):
     """The student's code raised an exception while the judge was using it."""
 
     def __init__(self, call: str, type_name: str, message: str, where: list[str],
-                 hint: str = ""):
+                 hint: str = "", short: bool = False):
         self.call, self.type_name, self.message, self.where, self.hint = (
             call, type_name, message, where, hint)
+        if short:  # the hint says it all
+            super().__init__(hint)
+            return
         text = f"{call} raised {type_name}: {message}" if message else f"{call} raised {type_name}"
         if where:
             text += "\n" + "\n".join(f"  {w}" for w in where)

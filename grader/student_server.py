@@ -15,6 +15,7 @@ import argparse
 import ast
 import importlib
 import io
+import linecache
 import os
 import resource
 import socket
@@ -94,9 +95,12 @@ class Server:
 
     def describe(self, exc: BaseException) -> dict:
         frames = []
-        for frame in traceback.extract_tb(exc.__traceback__):
-            if self._is_student_file(frame.filename):
-                frames.append([frame.filename, frame.lineno or 0, frame.name, frame.line or ""])
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            code = frame.f_code
+            if self._is_student_file(code.co_filename):
+                line = linecache.getline(code.co_filename, lineno).strip()
+                name = getattr(code, "co_qualname", code.co_name)  # MLP.__init__ (3.11+)
+                frames.append([code.co_filename, lineno, name, line])
         if isinstance(exc, SystemExit):
             message = f"the code called sys.exit({exc.code!r})"
         else:

@@ -69,8 +69,10 @@ def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
         return package
     files = sorted(p for p in path.rglob("*") if p.is_file() and not _ignored(p, path))
     matches = [p for p in files if p.name.lower() in lowered]
-    # A .py beats a notebook of the same name (students often hand in both, the .py exported).
-    matches.sort(key=lambda p: (len(p.relative_to(path).parts), p.suffix != ".py", str(p)))
+    # Shallowest first; between a .py and a notebook (a starter folder holds both) the one the
+    # student worked on last, i.e. modified most recently; on a tie, the .py.
+    matches.sort(key=lambda p: (len(p.relative_to(path).parts), -p.stat().st_mtime,
+                                p.suffix != ".py", str(p)))
     if matches:
         return matches[0]
     found = [str(p.relative_to(path)) for p in files if p.suffix in (".py", ".ipynb")]

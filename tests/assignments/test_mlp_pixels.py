@@ -151,3 +151,14 @@ def test_valid_solutions_written_differently_score_full_marks(name):
     assert losing(result) == set(), {c.name: c.message for c in result.checks if not c.passed}
     if name == "explicit_layers":
         assert any("__main__" in s.reason for s in result.skipped)
+
+
+def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
+    import shutil
+
+    shutil.copytree(REPO / "student_template" / MODULE, tmp_path / "start")
+    result = grade(tmp_path / "start", hidden=True)   # detected from the marker file
+    assert result.score == 0 and result.error is None
+    for check in result.checks:
+        assert "is not implemented yet" in check.message, (check.name, check.message)
+        assert "\n" not in check.message

@@ -41,13 +41,20 @@ def test_unreadable_notebook_is_one_clear_error(tmp_path):
         read_source(bad, "mlp_pixels")
 
 
-def test_folder_finds_the_file_by_name_and_prefers_py(tmp_path):
+def test_folder_finds_the_file_the_student_worked_on(tmp_path):
+    import os
+
     (tmp_path / "sub").mkdir()
-    _notebook(tmp_path / "sub" / "MLP_pixels.ipynb", "x = 1")
-    (tmp_path / "sub" / "mlp_pixels.py").write_text("x = 1\n")
+    notebook = _notebook(tmp_path / "sub" / "MLP_pixels.ipynb", "x = 1")
+    script = tmp_path / "sub" / "mlp_pixels.py"
+    script.write_text("x = 1\n")
     (tmp_path / ".ipynb_checkpoints").mkdir()
     (tmp_path / ".ipynb_checkpoints" / "mlp_pixels.py").write_text("old = 1\n")
-    assert find_submission_file(tmp_path, "mlp_pixels", PATTERNS).name == "mlp_pixels.py"
+    os.utime(notebook, (1_000_000, 1_000_000))
+    os.utime(script, (1_000_000, 1_000_000))
+    assert find_submission_file(tmp_path, "mlp_pixels", PATTERNS) == script  # tie: the .py
+    os.utime(notebook, (2_000_000, 2_000_000))  # the notebook was edited last
+    assert find_submission_file(tmp_path, "mlp_pixels", PATTERNS) == notebook
 
 
 def test_folder_without_the_file_says_what_it_found(tmp_path):
