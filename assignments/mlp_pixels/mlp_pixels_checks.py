@@ -16,6 +16,16 @@ from grader.failures import CheckFailure
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
 
 
+def handout_mlp(hidden=(512, 128), activation=nn.Sigmoid, inputs=784, classes=10) -> nn.Sequential:
+    """The MLP the handout describes, built here from torch's layers: what a student's MLP must
+    compute. (Public checks do not use the reference solution: it is not shipped to students.)"""
+    layers, width = [nn.Flatten()], inputs
+    for size in hidden:
+        layers += [nn.Linear(width, size), activation()]
+        width = size
+    return nn.Sequential(*layers, nn.Linear(width, classes))
+
+
 def train_loop_scenario(student, mnist, optimizer: str, lr: float, n: int, batch_size: int):
     """One epoch of the student's train_loop from known weights vs the same epoch here."""
     train, _, _ = mnist

@@ -38,22 +38,22 @@ def test_MLP_output_shape(student, layout):
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
-def test_MLP_parameter_count(student, reference, name):
-    """MLP(hidden=...) has the reference's number of parameters (counted here, from the
-    tensors the model holds)."""
+def test_MLP_parameter_count(student, name):
+    """MLP(hidden=...) has the handout's number of parameters (468,874 for the default; counted
+    here, from the tensors the model holds)."""
     hidden = ARCHITECTURES[name]
-    expected = sum(p.numel() for p in reference.MLP(hidden=hidden).parameters())
+    expected = sum(p.numel() for p in checks.handout_mlp(hidden).parameters())
     model = student.MLP(hidden=hidden)
     check_parameter_count(mc.layout(student, model), expected, f"MLP(hidden={hidden})")
 
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("activation", ["Sigmoid", "ReLU"])
-def test_MLP_activation_matches_reference(student, reference, mnist, activation):
-    """With the reference's weights, MLP(activation=nn.Sigmoid / nn.ReLU) computes the same
-    logits as the reference: the activation argument is honoured."""
+def test_MLP_activation_matches_reference(student, mnist, activation):
+    """With the same weights, MLP(activation=nn.Sigmoid / nn.ReLU) computes the same logits as
+    the handout's network: the activation argument is honoured."""
     torch.manual_seed(0)
-    ref_model = reference.MLP(activation=getattr(nn, activation)).eval()
+    ref_model = checks.handout_mlp(activation=getattr(nn, activation)).eval()
     what = f"MLP(activation=nn.{activation})"
     model = student.MLP(activation=student.lib(f"torch.nn.{activation}"))
     mc.copy_reference_weights(student, model, ref_model, what)
