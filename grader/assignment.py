@@ -80,13 +80,16 @@ class Assignment:
 
 
 def assignments_root() -> Path:
-    """``$GRADER_ASSIGNMENTS``, else the ``assignments/`` folder next to the grader package."""
+    """``$GRADER_ASSIGNMENTS``; else ``assignments/`` next to the grader package (a checkout of
+    the course repository); else the copy bundled in the student distribution."""
     env = os.environ.get(ASSIGNMENTS_ENV)
     if env:
         return Path(env).expanduser().resolve()
     import grader
 
-    return Path(grader.__file__).resolve().parent.parent / "assignments"
+    package = Path(grader.__file__).resolve().parent
+    checkout = package.parent / "assignments"
+    return checkout if checkout.is_dir() else package / "_bundled" / "assignments"
 
 
 def hidden_root(explicit: str | os.PathLike | None = None) -> Path | None:

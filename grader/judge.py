@@ -54,7 +54,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
           hidden: bool = False, require_isolation: bool = False,
           isolation: sandbox.Isolation | None = None, data_source: str = "offline",
           data_root: str | None = None, hidden_dir: str | None = None,
-          student: str | None = None) -> GradingResult:
+          student: str | None = None, junit_xml: str | os.PathLike | None = None) -> GradingResult:
     """Grade the submission at ``path``. Raises :class:`AssignmentError` for an unknown or broken
     assignment and :class:`sandbox.IsolationUnavailable` when strong isolation is required but
     missing; anything wrong with the submission itself becomes failed checks with messages."""
@@ -86,7 +86,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                              data_source, data_root)
     plugin = GradingPlugin(context)
     try:
-        exit_code = run_pytest(assignment, hidden, plugin)
+        exit_code = run_pytest(assignment, hidden, plugin, junit_xml)
     finally:
         if plugin.process is not None:
             plugin.process.close()
@@ -136,13 +136,23 @@ def _dataset_description(source: str, root) -> str:
         return f"unavailable: {e}"
 
 
-def run_pytest(assignment: Assignment, hidden: bool, plugin: GradingPlugin) -> int:
+def pytest_args(assignment: Assignment, files: list[Path]) -> list[str]:
+    return [*map(str, files), "-c", str(JUDGE_INI), "--rootdir", str(assignment.folder.parent),
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:timeout",
+            "-q", "--tb=no", "--no-header", "-W", "ignore::DeprecationWarning"]
+
+
+def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
+               extra: list[str] = ()) -> int:
+    """Run the assignment's checks in this process with ``plugin`` (pytest's own JUnit XML
+    writer when asked)."""
     files = assignment.check_files(hidden)
     if not files:
         return pytest.ExitCode.NO_TESTS_COLLECTED
-    args = [*map(str, files), "-c", str(JUDGE_INI), "--rootdir", str(assignment.folder.parent),
-            "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:timeout",
-            "-q", "--tb=no", "--no-header", "-W", "ignore::DeprecationWarning"]
+    args = pytest_args(assignment, files) + list(extra)
+    if junit_xml:
+        args += [f"--junitxml={junit_xml}", "-o", "junit_suite_name=" + assignment.name,
+                 "-o", "junit_family=xunit2"]
     before = set(sys.modules)
     sink = io.StringIO()
     # Checks may import helper modules kept in the assignment folder (``<name>_checks.py``).
@@ -158,6 +168,35 @@ def run_pytest(assignment: Assignment, hidden: bool, plugin: GradingPlugin) -> i
             file = getattr(module, "__file__", None) or ""
             if any(file.startswith(str(d)) for d in (assignment.folder, assignment.hidden_dir)):
                 del sys.modules[name]
+
+
+class _Collector:
+    """Plugin for ``--collect-only``: the checks of an assignment with their points."""
+
+    def __init__(self, assignment: Assignment):
+        self.plugin = GradingPlugin(GradingContext(assignment, None, None, sandbox.Isolation(
+            "basic", []), True))
+        self.checks: list[tuple[str, float, str]] = []
+
+    def pytest_configure(self, config):
+        self.plugin.pytest_configure(config)
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        from grader.plugin import check_name
+
+        for item in items:
+            self.checks.append((check_name(item, self.plugin.context.assignment.required),
+                                self.plugin._points(item) or 0.0, self.plugin._visibility(item)))
+
+
+def collect_checks(assignment: Assignment, hidden: bool = True) -> list[tuple[str, float, str]]:
+    """(name, points, visibility) of every check, without grading anything."""
+    collector = _Collector(assignment)
+    code = run_pytest(assignment, hidden, collector, extra=["--collect-only"])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise AssignmentError(f"the checks of `{assignment.name}` cannot be collected "
+                              f"(pytest exit code {int(code)})")
+    return collector.checks
 
 
 def main(argv: list[str] | None = None) -> int:

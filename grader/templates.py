@@ -125,9 +125,12 @@ def starter_files(assignment: Assignment) -> StarterFiles:
 
 
 def template_root() -> Path:
+    """``student_template/`` of the course repository, or the student distribution's copy."""
     import grader
 
-    return Path(grader.__file__).resolve().parent.parent / "student_template"
+    package = Path(grader.__file__).resolve().parent
+    checkout = package.parent / "student_template"
+    return checkout if checkout.is_dir() else package / "_bundled" / "student_template"
 
 
 def write_templates(root: Path | None = None) -> list[Path]:
@@ -148,11 +151,18 @@ def write_templates(root: Path | None = None) -> list[Path]:
 
 
 def copy_template(assignment: Assignment, dest: Path, notebook: bool) -> Path:
-    """Give a student the starter file of one assignment (one file: .py or notebook)."""
-    files = starter_files(assignment)
+    """Give a student the starter file of one assignment (one file: .py or notebook): the
+    committed one, or one made from the reference when there is none (authors)."""
+    committed = template_root() / assignment.name
+    notebook_name = next((f for f in assignment.files if f.endswith(".ipynb")),
+                         f"{assignment.module}.ipynb")
+    name = notebook_name if notebook else f"{assignment.module}.py"
+    if (committed / name).is_file():
+        text = (committed / name).read_text()
+    else:
+        files = starter_files(assignment)
+        text = files.notebook if notebook else files.python
     dest.mkdir(parents=True, exist_ok=True)
-    name, text = ((files.notebook_name, files.notebook) if notebook
-                  else (files.python_name, files.python))
     target = dest / name
     if target.exists():
         raise FileExistsError(f"{target} already exists: not overwriting your work")

@@ -1,0 +1,322 @@
+"""Grading a whole class: discover submissions, grade them in parallel, write every result.
+
+Each student is graded by its own judge process (``python -m grader.judge``): a crash, a hang
+or a broken file costs that student a row with the reason, never the batch. Results are
+written atomically the moment they are known (``<out>/<student>/grading.json`` first, then
+the reports), so killing the batch loses nothing finished: rerunning skips every student whose
+``grading.json`` exists, unless ``force``.
+
+Submissions can be a folder of per-student folders or files, a zip of them, or a Moodle
+"download all submissions" export (folders named ``Firstname Lastname_12345_assignsubmission_file_``).
+"""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from grader import reports
+from grader.assignment import Assignment
+from grader.results import GradingResult
+
+MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assign(?P<kind>submission|feedback)_(?P<plugin>[a-z]+)_?$")
+SOURCE_SUFFIXES = (".py", ".ipynb")
+MAX_ZIP_BYTES = 2 * 2**30
+RESULT_FILE = "grading.json"
+
+
+class BatchError(Exception):
+    """The batch itself cannot run (unreadable input, not a zip); one line for the user."""
+
+
+@dataclass
+class Submission:
+    student: str              # as shown to people: "Ada Lovelace (12345)", "alice"
+    key: str                  # folder name of its outputs: "12345", "alice"
+    path: Path | None         # what to grade
+    problem: str | None = None  # why it cannot be graded, when it cannot
+
+
+# --------------------------------------------------------------------------------------------
+# Discovering submissions
+# --------------------------------------------------------------------------------------------
+
+def discover(source: Path, workdir: Path) -> list[Submission]:
+    """One Submission per student, sorted; zips are extracted into ``workdir`` first."""
+    if not source.exists():
+        raise BatchError(f"{source}: no such file or folder")
+    if source.is_file():
+        if not zipfile.is_zipfile(source):
+            raise BatchError(f"{source}: expected a folder of submissions or a .zip of them")
+        source = extract_zip(source, workdir / "extracted")
+    entries = [p for p in sorted(source.iterdir()) if not _ignored(p.name)]
+    # A zip of a single folder: look inside it.
+    if len(entries) == 1 and entries[0].is_dir() and not MOODLE.match(entries[0].name) and not any(
+            f.suffix in SOURCE_SUFFIXES for f in entries[0].iterdir() if f.is_file()):
+        return discover(entries[0], workdir)
+    folders: dict[str, list[tuple[str, Path]]] = {}
+    files: dict[str, list[Path]] = {}
+    for entry in entries:
+        if entry.is_dir():
+            moodle = MOODLE.match(entry.name)
+            if moodle:
+                if moodle["kind"] != "submission" or moodle["plugin"] != "file":
+                    continue  # feedback folders, online text: nothing to grade
+                key, student = moodle["id"], f"{moodle['name']} ({moodle['id']})"
+            else:
+                key, student = _safe_key(entry.name), entry.name
+            folders.setdefault(key, []).append((student, entry))
+        elif entry.suffix.lower() in SOURCE_SUFFIXES:
+            files.setdefault(entry.stem.lower(), []).append(entry)
+    submissions = []
+    for key, found in folders.items():
+        student = found[0][0]
+        if len(found) > 1:
+            names = ", ".join(p.name for _, p in found)
+            submissions.append(Submission(student, key, None, f"two submissions for one student: {names}"))
+        elif not any(p.is_file() for p in found[0][1].rglob("*")):
+            submissions.append(Submission(student, key, None, "empty submission folder"))
+        else:
+            submissions.append(Submission(student, key, found[0][1]))
+    for stem, paths in files.items():
+        key = _safe_key(paths[0].stem)
+        if key in folders:
+            submissions.append(Submission(paths[0].stem, key + "-file", None,
+                                          f"two submissions for one student: {paths[0].name} and "
+                                          f"the folder {folders[key][0][1].name}"))
+        elif len(paths) > 1:
+            submissions.append(Submission(paths[0].stem, key, None, "two submissions for one "
+                                          f"student: {', '.join(p.name for p in paths)}"))
+        else:
+            submissions.append(Submission(paths[0].stem, key, paths[0]))
+    return sorted(submissions, key=lambda s: s.key)
+
+
+def _ignored(name: str) -> bool:
+    return name.startswith(".") or name in ("__MACOSX", "__pycache__")
+
+
+def _safe_key(name: str) -> str:
+    key = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return key or "student"
+
+
+def extract_zip(path: Path, dest: Path) -> Path:
+    """Extract safely: no path escapes the destination, no absurd total size."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as e:
+        raise BatchError(f"{path}: not a readable zip ({e})") from None
+    with archive:
+        total = sum(info.file_size for info in archive.infolist())
+        if total > MAX_ZIP_BYTES:
+            raise BatchError(f"{path}: {total:,} bytes once extracted, more than {MAX_ZIP_BYTES:,}")
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        root = dest.resolve()
+        for info in archive.infolist():
+            target = (dest / info.filename).resolve()
+            if root not in target.parents and target != root:
+                raise BatchError(f"{path}: entry {info.filename!r} would be written outside "
+                                 "the extraction folder")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with archive.open(info) as fin, open(target, "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                # One corrupt member: that student gets an error row, the others are graded.
+                target.write_bytes(b"")
+                (target.parent / f".corrupt-{target.name}").write_text(str(e))
+    return dest
+
+
+# --------------------------------------------------------------------------------------------
+# Grading
+# --------------------------------------------------------------------------------------------
+
+def error_result(assignment: Assignment, submission: Submission, reason: str) -> GradingResult:
+    import grader
+
+    return GradingResult(assignment=assignment.name, title=assignment.title,
+                         submission=str(submission.path or ""), student=submission.student,
+                         hidden_included=True, grader_version=grader.__version__,
+                         checks_hash=assignment.checks_hash(True), error=reason)
+
+
+def _corrupt_member(path: Path) -> str | None:
+    """The name of a file of this submission that failed to extract (see extract_zip)."""
+    if path.is_file():
+        return path.name if (path.parent / f".corrupt-{path.name}").exists() else None
+    marker = next(path.rglob(".corrupt-*"), None)
+    return marker.name.removeprefix(".corrupt-") if marker else None
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """The judge process dies with the batch (so a killed batch leaves nothing running)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
+              hidden_dir: str | None = None, data_source: str = "offline",
+              require_isolation: bool = False) -> GradingResult:
+    """Grade one student in a fresh judge process; any failure becomes a result with a reason."""
+    folder = out / submission.key
+    folder.mkdir(parents=True, exist_ok=True)
+    if submission.problem:
+        return error_result(assignment, submission, submission.problem)
+    corrupt = _corrupt_member(submission.path)
+    if corrupt:
+        return error_result(assignment, submission, f"{corrupt} is corrupt in the zip and could "
+                            "not be extracted")
+    target = folder / f".{RESULT_FILE}.judge"
+    target.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "grader.judge", str(submission.path), "--assignment",
+            assignment.name, "--hidden", "--student", submission.student, "--json-out", str(target),
+            "--data", data_source]
+    if hidden_dir:
+        argv += ["--hidden-dir", hidden_dir]
+    if require_isolation:
+        argv += ["--require-isolation"]
+    env = dict(os.environ)
+    env["GRADER_ASSIGNMENTS"] = str(assignment.folder.parent)
+    timeout = assignment.time_budget_s * 2 + 120
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    except subprocess.TimeoutExpired:
+        return error_result(assignment, submission, f"grading did not finish within {timeout:g} s")
+    if proc.returncode != 0 or not target.is_file():
+        lines = [line for line in (proc.stderr or "").strip().splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"the judge exited with code {proc.returncode}"
+        return error_result(assignment, submission, reason.removeprefix("error: "))
+    try:
+        result = GradingResult.load(target)
+    except (OSError, ValueError, TypeError) as e:
+        return error_result(assignment, submission, f"unreadable result: {e}")
+    finally:
+        target.unlink(missing_ok=True)
+    result.student = submission.student
+    return result
+
+
+def write_student(result: GradingResult, folder: Path) -> None:
+    """Reports first, ``grading.json`` last: its presence means "this student is done"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder / "report.html", reports.render(result, "html"))
+    _atomic_write(folder / "report.md", reports.render(result, "md"))
+    _atomic_write(folder / "results.json", json.dumps(result.to_gradescope(), indent=2))
+    result.save(folder / RESULT_FILE)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class BatchSummary:
+    graded: int
+    skipped: int
+    errors: int
+    out: Path
+
+
+def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int = 2,
+              force: bool = False, hidden_dir: str | None = None, data_source: str = "offline",
+              require_isolation: bool = False,
+              progress: Callable[[str, int, int], None] | None = None) -> BatchSummary:
+    out.mkdir(parents=True, exist_ok=True)
+    submissions = discover(source, out / ".work")
+    todo = [s for s in submissions if force or not (out / s.key / RESULT_FILE).is_file()]
+    skipped = len(submissions) - len(todo)
+    done = 0
+    if progress:
+        progress("start", skipped, len(submissions))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(grade_one, assignment, s, out, hidden_dir=hidden_dir,
+                               data_source=data_source, require_isolation=require_isolation): s
+                   for s in todo}
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                result = future.result()
+            except Exception as e:  # a bug of ours must not stop the batch either
+                result = error_result(assignment, submission, f"grader error: {type(e).__name__}: {e}")
+            write_student(result, out / submission.key)
+            write_grades(out, submissions)
+            done += 1
+            if progress:
+                progress(submission.student, skipped + done, len(submissions))
+    write_grades(out, submissions)
+    results = [r for r in _load_results(out, submissions) if r is not None]
+    _atomic_write(out / "summary.html", reports.render_summary(
+        assignment.title, _rows(out, submissions), [r for r in results if r.error is None]))
+    errors = sum(1 for r in results if r.error)
+    return BatchSummary(graded=len(todo), skipped=skipped, errors=errors, out=out)
+
+
+def _load_results(out: Path, submissions: list[Submission]) -> list[GradingResult | None]:
+    loaded = []
+    for s in submissions:
+        path = out / s.key / RESULT_FILE
+        try:
+            loaded.append(GradingResult.load(path) if path.is_file() else None)
+        except (OSError, ValueError, TypeError):
+            loaded.append(None)
+    return loaded
+
+
+def _rows(out: Path, submissions: list[Submission]) -> list[dict]:
+    rows = []
+    for s, result in zip(submissions, _load_results(out, submissions)):
+        if result is None:
+            rows.append({"student": s.student, "key": s.key, "score": 0.0, "max_score": 0.0,
+                         "note": "not graded yet", "graded": False, "report": None})
+            continue
+        rows.append({"student": s.student, "key": s.key, "score": result.score,
+                     "max_score": result.max_score, "graded": result.error is None,
+                     "note": result.error or result.summary_line(),
+                     "report": f"{s.key}/report.html"})
+    return rows
+
+
+def write_grades(out: Path, submissions: list[Submission]) -> Path:
+    """``grades.csv``: one row per student, one column per check, the total and any reason."""
+    results = _load_results(out, submissions)
+    names = list(dict.fromkeys(c.name for r in results if r is not None for c in r.checks))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", "id", "total", "max", "status", "reason", *names])
+    for s, result in zip(submissions, results):
+        if result is None:
+            writer.writerow([s.student, s.key, "", "", "pending", "", *[""] * len(names)])
+            continue
+        scores = {c.name: c.score for c in result.checks}
+        status = "error" if result.error else "graded"
+        writer.writerow([s.student, s.key, f"{result.score:g}", f"{result.max_score:g}", status,
+                         result.error or "", *[f"{scores[n]:g}" if n in scores else "" for n in names]])
+    path = out / "grades.csv"
+    _atomic_write(path, buffer.getvalue())
+    return path
+

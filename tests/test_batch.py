@@ -1,0 +1,144 @@
+"""`grade batch`: a class of mixed submissions, Moodle names, zips, crash safety and resuming."""
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from corpus import REPO, as_notebook, bug, write_mutant
+from grader.assignment import load_assignment
+from grader.batch import discover, extract_zip, grade_one, BatchError
+
+MODULE = "mlp_pixels"
+REFERENCE = (REPO / "reference" / f"{MODULE}.py").read_text()
+PERF = bug("perf", "            predictions.append(y_pred)\n",
+           "            predictions.append(y_pred)\n            return n_correct, n_total, torch.cat(predictions)\n")
+ADAM = bug("adam", '"ADAM": torch.optim.Adam', '"ADAM": torch.optim.SGD')
+NO_EVAL = bug("noeval", "    model.eval()\n    total = 0.0\n    with torch.no_grad():\n        for x, y in dataloader:\n            total",
+              "    total = 0.0\n    with torch.no_grad():\n        for x, y in dataloader:\n            total")
+EXIT = bug("exit", "    return sum(p.numel() for p in model.parameters() if p.requires_grad)\n",
+           "    import os\n    os._exit(1)\n")
+
+# student key -> (total expected, status)
+EXPECTED = {
+    "alice": (41, "graded"), "bob": (41, "graded"), "carol": (41, "graded"), "dave": (38, "graded"),
+    "10005": (41, "graded"), "10006": (39, "graded"), "grace": (0, "error"), "heidi": (None, "error"),
+    "ivan": (0, "error"), "judy": (None, "error"), "mallory": (38, "graded"), "oscar": (40, "graded"),
+}
+
+
+def _mutant(tmp, mutation, folder: Path, name="mlp_pixels.py"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(mutation.apply(REFERENCE))
+
+
+def make_class(root: Path) -> Path:
+    """Twelve students: references, valid variants, bugs, broken files, Moodle folders."""
+    subs = root / "submissions"
+    subs.mkdir(parents=True)
+    (subs / "alice").mkdir()
+    shutil.copy(REPO / "reference" / "mlp_pixels.py", subs / "alice" / "mlp_pixels.py")
+    shutil.copytree(REPO / "tests" / "submissions" / MODULE / "explicit_layers", subs / "bob")
+    shutil.copytree(REPO / "tests" / "submissions" / MODULE / "package", subs / "carol")
+    (subs / "dave.py").write_text(PERF.apply(REFERENCE))
+    as_notebook(REFERENCE, subs / "Eve Adams_10005_assignsubmission_file_" / "MLP_pixels.ipynb",
+                ["for epoch in range(100):\n    pass"])
+    _mutant(root, ADAM, subs / "Frank Moore_10006_assignsubmission_file_")
+    (subs / "Frank Moore_10006_assignfeedback_comments_").mkdir()  # Moodle feedback: ignored
+    (subs / "grace").mkdir()
+    (subs / "grace" / "mlp_pixels.py").write_text("import torch\n\nclass MLP(nn.Module:\n    pass\n")
+    (subs / "heidi").mkdir()
+    (subs / "ivan").mkdir()
+    (subs / "ivan" / "MLP_pixels.ipynb").write_text("{ not a notebook")
+    (subs / "judy.py").write_text(REFERENCE)
+    as_notebook(REFERENCE, subs / "judy.ipynb")
+    _mutant(root, EXIT, subs / "mallory")
+    _mutant(root, NO_EVAL, subs / "oscar")
+    return subs
+
+
+def test_discover_names_students_from_folders_files_and_moodle(tmp_path):
+    subs = make_class(tmp_path)
+    found = {s.key: s for s in discover(subs, tmp_path / "work")}
+    assert set(found) == set(EXPECTED)
+    assert found["10005"].student == "Eve Adams (10005)"
+    assert found["judy"].problem.startswith("two submissions for one student")
+    assert found["heidi"].problem == "empty submission folder"
+
+
+def test_zip_with_a_corrupt_member_gets_a_row_with_the_reason(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("class/alice/mlp_pixels.py", REFERENCE)
+        z.writestr("class/bob/mlp_pixels.py", REFERENCE)
+    data = bytearray(archive.read_bytes())
+    start = data.find(b"class/bob/mlp_pixels.py") + len("class/bob/mlp_pixels.py")
+    data[start + 10:start + 60] = b"\x00" * 50  # corrupt bob's compressed bytes
+    archive.write_bytes(bytes(data))
+    found = {s.key: s for s in discover(archive, tmp_path / "work")}
+    assert set(found) == {"alice", "bob"}
+    result = grade_one(load_assignment(MODULE), found["bob"], tmp_path / "out")
+    assert result.error and "corrupt" in result.error
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../escape.py", "x = 1")
+    with pytest.raises(BatchError, match="outside the extraction folder"):
+        extract_zip(evil, tmp_path / "x")
+    (tmp_path / "notzip.zip").write_text("hello")
+    with pytest.raises(BatchError, match="expected a folder of submissions or a .zip"):
+        discover(tmp_path / "notzip.zip", tmp_path / "work")
+
+
+def _batch(subs, out, *extra):
+    return [sys.executable, "-m", "grader.cli", "batch", str(subs), "--assignment", MODULE,
+            "--out", str(out), "--workers", "2", *extra]
+
+
+def _done(out: Path) -> dict[str, float]:
+    return {p.parent.name: p.stat().st_mtime for p in out.glob("*/grading.json")}
+
+
+@pytest.mark.slow
+def test_batch_killed_half_way_resumes_without_regrading(tmp_path):
+    subs = make_class(tmp_path)
+    out = tmp_path / "out"
+    first = subprocess.Popen(_batch(subs, out), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while len(_done(out)) < 6 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    finished = _done(out)
+    assert 6 <= len(finished) < len(EXPECTED), "the batch should have been killed half-way"
+
+    second = subprocess.run(_batch(subs, out), capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"skipped {len(finished)} already graded" in second.stdout
+    after = _done(out)
+    assert set(after) == set(EXPECTED)
+    assert all(after[key] == mtime for key, mtime in finished.items())  # not regraded
+
+    rows = {row["id"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert set(rows) == set(EXPECTED)
+    for key, (total, status) in EXPECTED.items():
+        assert rows[key]["status"] == status, (key, rows[key])
+        if total is not None:
+            assert float(rows[key]["total"]) == total, (key, rows[key])
+        if status == "error":
+            assert rows[key]["reason"], key
+    assert rows["judy"]["reason"].startswith("two submissions for one student")
+    assert "syntax error in mlp_pixels.py, line 3" in rows["grace"]["reason"]
+    assert rows["dave"]["perf_loop counts the whole loader"] == "0"
+    for key, (_, status) in EXPECTED.items():
+        folder = out / key
+        assert (folder / "report.html").is_file() and (folder / "results.json").is_file()
+    summary = (out / "summary.html").read_text()
+    assert "12 submissions" in summary and "data:image/png;base64," in summary
