@@ -70,3 +70,99 @@ def test_syntax_error_fails_every_check_with_the_students_line(tmp_path):
 def test_list_shows_the_assignments():
     result = grade("list")
     assert result.exit_code == 0 and "mlp_pixels" in result.output
+
+
+def test_template_command_copies_a_starter_and_refuses_to_overwrite(tmp_path):
+    result = grade("template", "mlp_pixels", "--dest", tmp_path)
+    assert result.exit_code == 0
+    assert (tmp_path / "mlp_pixels.py").read_text().count("raise NotImplementedError") >= 7
+    assert (tmp_path / ".grader-assignment").read_text().strip() == "mlp_pixels"
+    again = grade("template", "mlp_pixels", "--dest", tmp_path)
+    assert again.exit_code == 2 and "not overwriting your work" in again.output
+    notebook = grade("template", "mlp_pixels", "--dest", tmp_path / "nb", "--notebook")
+    assert notebook.exit_code == 0 and (tmp_path / "nb" / "MLP_pixels.ipynb").is_file()
+    unknown = grade("template", "mlpp")
+    assert unknown.exit_code == 2 and "unknown assignment `mlpp`" in unknown.output
+
+
+def test_report_command_rerenders_and_rejects_other_files(tmp_path):
+    from test_reports import sample_result
+
+    saved = sample_result().save(tmp_path / "grading.json")
+    result = grade("report", saved, "--format", "md")
+    assert result.exit_code == 0 and "perf_loop counted 32 samples" in result.output
+    (tmp_path / "other.json").write_text('{"tests": []}')
+    bad = grade("report", tmp_path / "other.json")
+    assert bad.exit_code == 2 and "not a saved grading result" in bad.output
+    missing = grade("report", tmp_path / "nope.json")
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+@pytest.mark.slow
+def test_ci_mode_writes_junit_and_step_summary(tmp_path, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    junit = tmp_path / "junit.xml"
+    result = grade("check", REPO / "reference" / "mlp_pixels.py", "--ci", "--junit", junit,
+                   "--no-report")
+    assert result.exit_code == 0
+    assert "**Score: 27 / 27**" in summary.read_text()
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert int(suite.get("tests")) == 17 and int(suite.get("failures")) == 0
+
+
+@pytest.mark.slow
+def test_gradescope_command_writes_results_json(tmp_path):
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "mlp_pixels.py").write_text(
+        (REPO / "reference" / "mlp_pixels.py").read_text())
+    result = grade("gradescope", "--root", root)
+    assert result.exit_code == 0, result.output
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == data["max_score"] == 41
+    assert any(t["visibility"] == "after_published" for t in data["tests"])
+    (root / "submission" / "mlp_pixels.py").unlink()
+    grade("gradescope", "--root", root)  # nothing to grade: the student sees why
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0 and "cannot tell which assignment" in data["output"]
+
+
+@pytest.mark.slow
+def test_export_student_has_no_hidden_checks_and_no_solutions(tmp_path):
+    import subprocess
+    import sys
+
+    dest = tmp_path / "student-dist"
+    result = grade("export-student", dest)
+    assert result.exit_code == 0, result.output
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    names = {p.relative_to(dest).as_posix() for p in files}
+    assert not any("/hidden/" in n or n.startswith("reference/") or n.startswith("tests/")
+                   for n in names), sorted(names)
+    import re
+
+    fence = re.compile(r"^\s*### BEGIN SOLUTION\s*$", re.MULTILINE)
+    for path in files:
+        if path.suffix in (".py", ".ipynb", ".toml"):
+            assert not fence.search(path.read_text()), path
+    reference_bodies = [line.strip() for line in (REPO / "reference" / "mlp_pixels.py").read_text()
+                        .splitlines() if "torch.cat(predictions)" in line]
+    assert reference_bodies and not any(
+        reference_bodies[0] in p.read_text() for p in files if p.suffix == ".py")
+    assert "grader/_bundled/student_template/mlp_pixels/mlp_pixels.py" in names
+    # The distribution grades on its own: public checks need no reference solution.
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GRADER_")}
+    env["PYTHONPATH"] = str(dest)
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "check",
+                          str(REPO / "tests" / "submissions" / "mlp_pixels" / "explicit_layers"),
+                          "--no-report", "--format", "json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    data = json.loads(run.stdout)
+    assert data["score"] == data["max_score"] == 27
+    again = grade("export-student", dest)
+    assert again.exit_code == 2 and "not empty" in again.output
