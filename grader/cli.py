@@ -59,10 +59,11 @@ def _usage_errors():
     from grader import sandbox
     from grader.assignment import AssignmentError
     from grader.batch import BatchError
+    from grader.submission import SubmissionError
     from grader.templates import TemplateError
 
     return (AssignmentError, sandbox.IsolationUnavailable, datasets.DatasetError, BatchError,
-            TemplateError, FileExistsError)
+            TemplateError, FileExistsError, SubmissionError)
 
 
 def default_report_path(path: Path) -> Path:
@@ -99,6 +100,7 @@ def check(
     if not path.exists():
         fail_usage(f"{path}: no such file or folder")
     try:
+        _readable_submission(path, assignment, hidden_dir)
         result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
                        data_source=data, data_root=str(data_dir) if data_dir else None,
                        hidden_dir=str(hidden_dir) if hidden_dir else None,
@@ -131,6 +133,15 @@ def check(
         elif fmt is not Format.md:
             sys.stdout.write(summary)
     raise typer.Exit(EXIT_OK if result.all_passed else EXIT_FAILED)
+
+
+def _readable_submission(path: Path, assignment: Optional[str], hidden_dir) -> None:
+    """A student's missing or unreadable file is one line (exit 2), not 27 failed checks."""
+    from grader.judge import resolve_assignment
+    from grader.submission import find_submission_file, read_source
+
+    spec = resolve_assignment(path, assignment, str(hidden_dir) if hidden_dir else None)
+    read_source(find_submission_file(path, spec.module, spec.files), spec.module)
 
 
 def print_result(result) -> None:
@@ -310,6 +321,74 @@ def export_student(
         fail_usage(str(e))
     console.print(f"wrote the student distribution to {escape(str(dest))} "
                   f"(`pip install {escape(str(dest))}`)", soft_wrap=True)
+
+
+data_app = typer.Typer(help="Datasets: what grading uses, downloads, the course's pickle.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("show")
+def data_show(data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+    """Say which MNIST `--data auto` would use, and what is in the cache."""
+    from grader import data as datasets
+
+    root = data_dir or datasets.default_data_root()
+    try:
+        console.print(f"cache: {escape(str(root))}", soft_wrap=True)
+        console.print(f"auto → {escape(datasets.resolve_dataset('auto', root=root).description)}",
+                      soft_wrap=True)
+        console.print(f"offline → {escape(datasets.load_mnist_offline().description)}", soft_wrap=True)
+        usps = datasets.usps_available(root)
+        console.print(f"USPS: {escape(str(usps)) if usps else 'not in the cache'}", soft_wrap=True)
+    except _usage_errors() as e:
+        fail_usage(str(e))
+
+
+@data_app.command("download")
+def data_download(data_dir: Optional[Path] = DATA_DIR_OPTION) -> None:
+    """Download full MNIST (and USPS) into the cache with torchvision (needs internet)."""
+    from grader import data as datasets
+
+    root = data_dir or datasets.default_data_root()
+    try:
+        for train in (True, False):
+            ds = datasets.load_mnist(root, train=train, download=True)
+            console.print(f"ok: {escape(ds.description)}", soft_wrap=True)
+        for train in (True, False):
+            ds = datasets.load_usps(root / "usps", train=train, download=True)
+            console.print(f"ok: {escape(ds.description)}", soft_wrap=True)
+    except _usage_errors() as e:
+        fail_usage(str(e))
+
+
+@data_app.command("course-pickle")
+def data_course_pickle(
+    out: Path = typer.Argument(Path("mnist.pkl.gz"), help="File to write."),
+    source: str = typer.Option("auto", "--source", help="auto, mnist or offline."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", min=0.01, max=0.9),
+    seed: int = typer.Option(0, "--seed"),
+    data_dir: Optional[Path] = DATA_DIR_OPTION,
+) -> None:
+    """Write the course's mnist.pkl.gz (flat images, one-hot labels) for the perceptron
+    practical, from whatever MNIST is available (full MNIST gives 63,000 / 7,000)."""
+    import torch
+
+    from grader import data as datasets
+
+    try:
+        pool = datasets.resolve_dataset(source, root=data_dir)
+        if pool.name == "mnist-train":  # the course's file holds all 70,000 images
+            test = datasets.load_mnist(data_dir, train=False)
+            pool = datasets.Dataset("mnist-all", torch.cat([pool.images, test.images]),
+                                    torch.cat([pool.labels, test.labels]), "MNIST (70,000)")
+        n_test = round(len(pool) * test_fraction)
+        train, test = pool.split([len(pool) - n_test, n_test], seed=seed, names=("train", "test"))
+        datasets.write_course_pickle(out, train, test)
+    except _usage_errors() as e:
+        fail_usage(str(e))
+    console.print(f"wrote {escape(str(out))}: {len(train):,} train / {len(test):,} test images "
+                  f"from {escape(pool.description)}", soft_wrap=True)
 
 
 def main() -> None:

@@ -166,3 +166,31 @@ def test_export_student_has_no_hidden_checks_and_no_solutions(tmp_path):
     assert data["score"] == data["max_score"] == 27
     again = grade("export-student", dest)
     assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_check_empty_folder_and_unreadable_notebook_are_one_line_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = grade("check", tmp_path / "empty", "--assignment", "mlp_pixels")
+    assert result.exit_code == 2
+    assert "the folder has no .py or .ipynb file" in result.output and "Traceback" not in result.output
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "MLP_pixels.ipynb").write_text("{ broken")
+    result = grade("check", tmp_path / "nb")
+    assert result.exit_code == 2 and "not a readable notebook" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_data_commands(tmp_path):
+    import gzip
+
+    import torch
+
+    shown = grade("data", "show", "--data-dir", tmp_path)
+    assert shown.exit_code == 0 and "auto → offline MNIST subset" in shown.output
+    out = tmp_path / "mnist.pkl.gz"
+    made = grade("data", "course-pickle", out, "--source", "offline", "--data-dir", tmp_path)
+    assert made.exit_code == 0, made.output
+    (x_train, t_train), (x_test, t_test) = torch.load(gzip.open(out), weights_only=True)
+    assert x_train.shape == (4500, 784) and t_test.shape == (500, 10)
+    bad = grade("data", "course-pickle", out, "--source", "imagenet")
+    assert bad.exit_code == 2 and "unknown dataset source" in bad.output
