@@ -74,22 +74,22 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
     except (SubmissionError, slicing.SubmissionSyntaxError) as e:
         load_error = str(e)
 
-    def make_process() -> StudentProcess:
+    process = None
+    if load_error is None:
         limits = sandbox.Limits(memory_bytes=int(assignment.memory_gib * sandbox.GiB),
                                 cpu_seconds=int(assignment.time_budget_s * 2 + 120))
-        return StudentProcess(source, plan, isolation=isolation, limits=limits,
-                              threads=assignment.threads, seed=assignment.seed,
-                              request_timeout=assignment.request_timeout_s,
-                              hidden_paths=hidden_paths(assignment))
-
-    context = GradingContext(assignment, make_process, load_error, isolation, hidden,
+        process = StudentProcess(source, plan, isolation=isolation, limits=limits,
+                                 threads=assignment.threads, seed=assignment.seed,
+                                 request_timeout=assignment.request_timeout_s,
+                                 hidden_paths=hidden_paths(assignment))
+    context = GradingContext(assignment, process, load_error, isolation, hidden,
                              data_source, data_root)
     plugin = GradingPlugin(context)
     try:
+        context.warm_up()  # the child imports torch while pytest collects the checks
         exit_code = run_pytest(assignment, hidden, plugin, junit_xml)
     finally:
-        if plugin.process is not None:
-            plugin.process.close()
+        context.close()
     if plugin.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR,
                                                  pytest.ExitCode.USAGE_ERROR):
         detail = "\n".join(plugin.collection_errors) or f"pytest exit code {exit_code}"
@@ -97,7 +97,6 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
     if exit_code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise AssignmentError(f"`{assignment.name}` has no checks in {assignment.public_dir}")
 
-    process = plugin.process
     result = GradingResult(
         assignment=assignment.name, title=assignment.title,
         submission=str(source.path if source else path), checks=plugin.results,
@@ -109,8 +108,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                           for st, reason in plan.skipped]
     if process is not None:
         result.output = process.output.text()
-        if process.load_report is not None or process.stats.startups:
-            result.load_errors = _load_errors(process)
+        result.load_errors = _load_errors(process)
     result.dataset = _dataset_description(data_source, data_root)
     total = time.monotonic() - started
     result.execution_time_s = total
@@ -124,7 +122,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
 
 
 def _load_errors(process: StudentProcess) -> list[str]:
-    report = process.load_report
+    report = process.last_load_report
     errors = report.errors if report else []
     return [f"{process.source.where(e['lineno'])}: {e['type']}: {e['message']}" for e in errors]
 

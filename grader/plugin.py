@@ -16,6 +16,7 @@ process), ``trains`` (the check trains a model: its time counts as training).
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,13 +65,39 @@ class GradingContext:
     """Everything one grading run needs, prepared by the judge before pytest starts."""
 
     assignment: Assignment
-    make_process: Any                  # () -> StudentProcess, or None when not loadable
+    process: StudentProcess | None     # None when the submission cannot be loaded
     load_error: str | None
     isolation: Isolation
     hidden: bool
     data_source: str = "offline"
     data_root: str | None = None
     started: float = field(default_factory=time.monotonic)
+    _warmup: threading.Thread | None = None
+
+    def warm_up(self) -> None:
+        """Start the student process in the background; ``ready`` waits for it."""
+        if self.process is not None:
+            self._warmup = threading.Thread(target=self._start_quietly, daemon=True)
+            self._warmup.start()
+
+    def _start_quietly(self) -> None:
+        try:
+            self.process.start()
+        except CheckFailure:
+            pass  # remembered by the process: the checks that need it will say why
+
+    def ready(self) -> StudentProcess:
+        if self._warmup is not None:
+            self._warmup.join()
+            self._warmup = None
+        self.process.start()
+        return self.process
+
+    def close(self) -> None:
+        if self._warmup is not None:
+            self._warmup.join()
+        if self.process is not None:
+            self.process.close()
 
 
 class GradingPlugin:
@@ -132,9 +159,7 @@ class GradingPlugin:
     def student(self) -> StudentModule:
         if self.context.load_error:
             raise SubmissionNotLoadable(self.context.load_error)
-        if self.process is None:
-            self.process = self.context.make_process()
-        self.process.start()
+        self.process = self.context.ready()
         return StudentModule(self.process)
 
     @pytest.fixture(scope="session")

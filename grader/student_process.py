@@ -86,7 +86,8 @@ class StudentProcess:
         self.output = CappedOutput()
         self.stats = Stats()
         self.generation = 0
-        self.load_report: LoadReport | None = None
+        self.load_report: LoadReport | None = None       # of the running child
+        self.last_load_report: LoadReport | None = None  # kept after the child is gone
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
         self._launch: sandbox.Launch | None = None
@@ -144,7 +145,7 @@ class StudentProcess:
         except CheckFailure as failure:
             self._load_failure = failure
             raise
-        self.load_report = LoadReport(reply["defined"], reply["errors"])
+        self.load_report = self.last_load_report = LoadReport(reply["defined"], reply["errors"])
         self.stats.startups += 1
         self.stats.startup_s += time.perf_counter() - started
         return self.load_report
