@@ -75,8 +75,13 @@ class GradingContext:
     _warmup: threading.Thread | None = None
 
     def warm_up(self) -> None:
-        """Start the student process in the background; ``ready`` waits for it."""
+        """Spawn the student process here and let it load in the background (it imports torch
+        while pytest collects the checks); ``ready`` waits for it."""
         if self.process is not None:
+            try:
+                self.process.spawn()  # from this long-lived thread: see StudentProcess.spawn
+            except CheckFailure:
+                return
             self._warmup = threading.Thread(target=self._start_quietly, daemon=True)
             self._warmup.start()
 

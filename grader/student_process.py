@@ -94,6 +94,8 @@ class StudentProcess:
         self._reader: threading.Thread | None = None
         self._next_id = 0
         self._load_failure: CheckFailure | None = None
+        self._spawned_at = 0.0
+        self._inside_file = ""
 
     # ---------------------------------------------------------------- life cycle
 
@@ -107,8 +109,30 @@ class StudentProcess:
             return self.load_report
         if self._load_failure is not None:  # do not pay for a doomed start-up again
             raise self._load_failure
+        if not self.running:
+            self.spawn()
+        try:
+            reply = self._request({
+                "op": "load", "source": self.source.text, "filename": self._inside_file,
+                "root": self._launch.submission_path, "module": self.source.module,
+                "package": self.source.is_package, "kept": self.plan.kept},
+                timeout=self.load_timeout, what="loading the submission")
+        except CheckFailure as failure:
+            self._load_failure = failure
+            raise
+        self.load_report = self.last_load_report = LoadReport(reply["defined"], reply["errors"])
+        self.stats.startups += 1
+        self.stats.startup_s += time.perf_counter() - self._spawned_at
+        return self.load_report
+
+    def spawn(self) -> None:
+        """Start a fresh child (it then imports torch and waits for the load request).
+
+        Call it from a thread that outlives the child: bwrap's --die-with-parent (the kernel's
+        parent-death signal) fires when the *thread* that started it exits.
+        """
         self._stop()
-        started = time.perf_counter()
+        self._spawned_at = time.perf_counter()
         parent_sock, child_sock = socket.socketpair()
         fd = child_sock.fileno()
         python_argv = [sys.executable, "-I", "-u", "-c", _BOOTSTRAP.format(path=_grader_parent()),
@@ -132,23 +156,10 @@ class StudentProcess:
             raise StudentCrashed(f"the student process could not be started: {e}") from None
         child_sock.close()
         self._proc, self._sock, self._launch = proc, parent_sock, launch
+        self._inside_file = _inside_path(self.source.path, self.source.root, launch.submission_path)
         self._reader = threading.Thread(target=self._drain, args=(proc,), daemon=True)
         self._reader.start()
         self.generation += 1
-        inside = _inside_path(self.source.path, self.source.root, launch.submission_path)
-        root_inside = launch.submission_path
-        try:
-            reply = self._request({
-                "op": "load", "source": self.source.text, "filename": inside, "root": root_inside,
-                "module": self.source.module, "package": self.source.is_package,
-                "kept": self.plan.kept}, timeout=self.load_timeout, what="loading the submission")
-        except CheckFailure as failure:
-            self._load_failure = failure
-            raise
-        self.load_report = self.last_load_report = LoadReport(reply["defined"], reply["errors"])
-        self.stats.startups += 1
-        self.stats.startup_s += time.perf_counter() - started
-        return self.load_report
 
     def close(self) -> None:
         self._stop()

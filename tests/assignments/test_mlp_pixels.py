@@ -93,6 +93,9 @@ def test_reference_scores_full_marks_public_and_hidden(reference_result):
     assert result.public() and result.hidden()
     assert result.isolation_level in ("strong", "basic")
     assert result.grader_version and len(result.checks_hash) == 16
+    # One student process for the whole run: nothing killed it (a start-up thread that exits
+    # used to, through bwrap's parent-death signal).
+    assert result.timings["student_startups"] == 1
 
 
 def test_every_check_name_starts_with_its_element(reference_result):
