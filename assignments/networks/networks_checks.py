@@ -1,0 +1,384 @@
+"""Scenarios shared by the public and hidden checks of Networks.
+
+Each scenario builds one of the student's classes in the student process, runs it on inputs the
+judge chooses and fails with a message naming what went wrong. What a network must compute is
+the handout's architecture, built here from torch's own layers (``handout_mlp``,
+``handout_lenet``): public checks do not use the reference solution, which is not shipped to
+students. Weights are matched by order of registration and shape, never by attribute names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from grader import model_checks as mc
+from grader.checks import (accuracy, check_close, check_parameter_count, check_parameter_layout,
+                           check_shape, confusion_matrix, linear_credit)
+from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.wire import describe_value
+
+# LeNet-5 on 28×28 images without padding: 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4.
+LENET_SHAPES = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 256), (120,), (84, 120), (84,),
+                (10, 84), (10,)]
+LENET_PARAMETERS = 44_426
+
+
+# ------------------------------------------------------------------------ handout networks
+
+def handout_mlp(input_num: int = 784, hidden: tuple[int, ...] = (128,), output_num: int = 10,
+                activation=nn.ReLU, final=None) -> nn.Sequential:
+    """Flatten, (Linear → activation) per hidden size, Linear — the handout's ShallowNet
+    (one hidden size) and DeepNet. ``activation=nn.Identity`` or ``final=nn.ReLU`` give the
+    usual mistakes (same parameters, same order) to recognise them in messages."""
+    layers, width = [nn.Flatten()], input_num
+    for size in hidden:
+        layers += [nn.Linear(width, size), activation()]
+        width = size
+    layers.append(nn.Linear(width, output_num))
+    if final is not None:
+        layers.append(final())
+    return nn.Sequential(*layers)
+
+
+class ToImages(nn.Module):
+    """[B, 784] or [B, 1, 28, 28] → [B, 1, 28, 28]."""
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], 1, 28, 28)
+
+
+def handout_lenet(output_nbr: int = 10, activation=nn.ReLU, pool=nn.MaxPool2d) -> nn.Sequential:
+    """LeNet-5 for 28×28 images, no padding: 44,426 parameters for 10 classes."""
+    return nn.Sequential(
+        ToImages(),
+        nn.Conv2d(1, 6, 5), activation(), pool(2),
+        nn.Conv2d(6, 16, 5), activation(), pool(2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 120), activation(),
+        nn.Linear(120, 84), activation(),
+        nn.Linear(84, output_nbr))
+
+
+def call(name: str, kwargs: dict) -> str:
+    """``ShallowNet(hidden_num=64)``: how a model was built, for messages."""
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def build(student, name: str, kwargs: dict):
+    return getattr(student, name)(**kwargs)
+
+
+def handout(name: str, kwargs: dict, **variant) -> nn.Module:
+    """The handout network a student's ``name(**kwargs)`` must match."""
+    if name == "ShallowNet":
+        return handout_mlp(kwargs.get("input_num", 784), (kwargs.get("hidden_num", 128),),
+                           kwargs.get("output_num", 10), **variant)
+    if name == "DeepNet":
+        return handout_mlp(kwargs.get("input_num", 784), tuple(kwargs.get("hidden_sizes", (512, 128))),
+                           kwargs.get("output_num", 10), **variant)
+    return handout_lenet(kwargs.get("output_nbr", 10), **variant)
+
+
+def variants(name: str) -> dict[str, dict]:
+    """The usual mistakes, as handout variants with the same parameters."""
+    if name == "Cnn":
+        return {"without any ReLU": {"activation": nn.Identity},
+                "with average pooling instead of max pooling": {"pool": nn.AvgPool2d},
+                "with a ReLU after the last layer": {}}
+    return {"without any ReLU (the network is affine)": {"activation": nn.Identity},
+            "with a ReLU after the output layer": {"final": nn.ReLU},
+            "with sigmoid instead of ReLU": {"activation": nn.Sigmoid}}
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+def output_shape(student, name: str, kwargs: dict, shape: tuple[int, ...], classes: int) -> None:
+    """name(**kwargs) maps a batch of the given shape to logits [B, classes]."""
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    model = build(student, name, kwargs)
+    layout = "images" if len(shape) == 4 else "flat rows"
+    try:
+        out = mc.recipe(student, "forward")(model, x)
+    except NotImplementedYet:
+        raise
+    except StudentError as e:
+        hint = lenet_hint(mc.layout(student, model)) if name == "Cnn" else ""
+        if not hint and len(shape) == 2:
+            hint = ("\nEvery network must also accept flat rows [B, 784]: "
+                    + ("reshape them to images [B, 1, 28, 28] at the start of forward."
+                       if name == "Cnn" else "flatten the input at the start of forward."))
+        raise CheckFailure(f"{e}{hint}") from None
+    try:
+        check_shape(out, (shape[0], classes), f"{call(name, kwargs)}(x) for x of shape {list(shape)}")
+    except CheckFailure as e:
+        raise CheckFailure(f"{e} ({layout}: every network must accept flat rows [B, 784] and "
+                           "images [B, 1, 28, 28])") from None
+
+
+def parameter_count(student, name: str, kwargs: dict) -> None:
+    expected = sum(p.numel() for p in handout(name, kwargs).parameters())
+    layout = mc.layout(student, build(student, name, kwargs))
+    try:
+        check_parameter_count(layout, expected, call(name, kwargs))
+    except CheckFailure as e:
+        hint = lenet_hint(layout) if name == "Cnn" else mlp_hint(layout, name, kwargs)
+        raise CheckFailure(f"{e}{hint}") from None
+
+
+def mlp_hint(layout: list[dict], name: str, kwargs: dict) -> str:
+    shapes = [tuple(p["shape"]) for p in layout if len(p["shape"]) == 2]
+    wanted = [tuple(p.shape) for p in handout(name, kwargs).parameters() if p.dim() == 2]
+    if len(shapes) == len(wanted) - 1 and shapes == wanted[:-1]:
+        return ("\nThe last Linear layer (to output_num classes) is missing: after the hidden "
+                "layers comes one more Linear, without ReLU.")
+    if shapes and len(shapes) == len(wanted) and shapes != wanted:
+        arg = "hidden_num" if name == "ShallowNet" else "hidden_sizes"
+        return (f"\nThe Linear layers' widths differ from those asked: are input_num, {arg} and "
+                "output_num used (not fixed sizes)?")
+    return ""
+
+
+def lenet_hint(layout: list[dict]) -> str:
+    shapes = [tuple(p["shape"]) for p in layout]
+    fc = [s for s in shapes if len(s) == 2]
+    if not fc:
+        return ""
+    first = fc[0][1]
+    if first == 400:
+        return ("\nThe first fully connected layer takes 16·5·5 = 400 features: that is LeNet's size "
+                "for 32×32 inputs (or with padding=2). On 28×28 images without padding: "
+                "28 -conv5→ 24 -pool→ 12 -conv5→ 8 -pool→ 4, so 16·4·4 = 256 features.")
+    if first == 16 * 8 * 8:
+        return ("\nThe first fully connected layer takes 16·8·8 = 1,024 features: is the max-pooling "
+                "after the second convolution missing? 8×8 maps pooled by 2 give 16·4·4 = 256.")
+    if first == 16 * 6 * 6:
+        return ("\nThe first fully connected layer takes 16·6·6 features: is padding used? No "
+                "padding: 16·4·4 = 256.")
+    return ""
+
+
+def lenet_layout(student) -> None:
+    layout = mc.layout(student, build(student, "Cnn", {}))
+    try:
+        check_parameter_layout(layout, LENET_SHAPES, "Cnn() in order of registration")
+    except CheckFailure as e:
+        raise CheckFailure(f"{e}\nExpected conv1 6×1×5×5, conv2 16×6×5×5, fc1 120×256, fc2 84×120, "
+                           f"fc3 10×84, each followed by its bias (layers registered in the order "
+                           f"they are used).{lenet_hint(layout)}") from None
+
+
+def matches_handout(student, name: str, kwargs: dict, x: torch.Tensor, seed: int) -> None:
+    """With the handout network's weights (drawn here from ``seed``), the student's network
+    computes the handout's logits on ``x``."""
+    torch.manual_seed(seed)
+    local = handout(name, kwargs).eval()
+    what = call(name, kwargs)
+    model = build(student, name, kwargs)
+    layout = mc.layout(student, model)
+    try:
+        mc.copy_reference_weights(student, model, local, what)
+    except CheckFailure as e:
+        hint = lenet_hint(layout) if name == "Cnn" else mlp_hint(layout, name, kwargs)
+        raise CheckFailure(f"{e}{hint}") from None
+    out = mc.recipe(student, "forward")(model, x)
+    with torch.no_grad():
+        expected = local(x)
+    try:
+        check_close(out, expected, f"{what} output with the handout network's weights on "
+                    f"{x.shape[0]} inputs of shape {list(x.shape[1:])}", rtol=1e-4, atol=1e-5,
+                    expected_label="handout")
+    except CheckFailure as e:
+        raise CheckFailure(f"{e}{explain(out, x, local, name, kwargs)}") from None
+
+
+def explain(out, x: torch.Tensor, local: nn.Module, name: str, kwargs: dict) -> str:
+    """A hint when the student's output is what a usual mistake gives."""
+    try:
+        got = torch.as_tensor(out).to(torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return ""
+    state = local.state_dict()
+    for label, variant in variants(name).items():
+        if name == "Cnn" and label.startswith("with a ReLU after"):
+            with torch.no_grad():
+                expected = torch.relu(local(x))
+        else:
+            other = handout(name, kwargs, **variant).eval()
+            other.load_state_dict(state)
+            with torch.no_grad():
+                expected = other(x)
+        if got.shape == expected.shape and torch.allclose(got, expected.to(torch.float64),
+                                                          rtol=1e-4, atol=1e-5):
+            return f"\nYour output is exactly what the network gives {label}."
+    return ""
+
+
+# ----------------------------------------------------------------- crafted ReLU scenarios
+
+def shallow_crafted(x: torch.Tensor):
+    """ShallowNet() weights where hidden units 2i and 2i+1 are x_i and −x_i (i < 64), and
+    output k adds the hidden units of the i with i % 10 = k: ReLU(x_i) + ReLU(−x_i) = |x_i|,
+    so the output is Σ|x_i|; without ReLU the pairs cancel and it is 0."""
+    w1, b1 = torch.zeros(128, 784), torch.zeros(128)
+    w2, b2 = torch.zeros(10, 128), torch.zeros(10)
+    for i in range(64):
+        w1[2 * i, i], w1[2 * i + 1, i] = 1.0, -1.0
+        w2[i % 10, 2 * i] = w2[i % 10, 2 * i + 1] = 1.0
+    x64 = x.to(torch.float64)
+    expected = torch.stack([x64[:, [i for i in range(64) if i % 10 == k]].abs().sum(dim=1)
+                            for k in range(10)], dim=1)
+    return [w1, b1, w2, b2], expected, torch.zeros_like(expected)
+
+
+DEEP_C, DEEP_B = 0.8, -20.0
+
+
+def deep_crafted(x: torch.Tensor):
+    """DeepNet() weights: layer 1 gives pairs (x_i, −x_i) (i < 256), so ReLU makes |x_i|;
+    layer 2 gives pairs (a_m − c, c − a_m) with a_m = |x_m| (m < 64), so ReLU makes |a_m − c|;
+    output k = Σ_{m % 10 = k} |a_m − c| − 20, negative: a ReLU after the output layer would
+    make it 0, and without hidden ReLUs every pair cancels (output −20)."""
+    w1, b1 = torch.zeros(512, 784), torch.zeros(512)
+    for i in range(256):
+        w1[2 * i, i], w1[2 * i + 1, i] = 1.0, -1.0
+    w2, b2 = torch.zeros(128, 512), torch.zeros(128)
+    w3, b3 = torch.zeros(10, 128), torch.full((10,), DEEP_B)
+    for m in range(64):
+        w2[2 * m, 2 * m] = w2[2 * m, 2 * m + 1] = 1.0
+        w2[2 * m + 1, 2 * m] = w2[2 * m + 1, 2 * m + 1] = -1.0
+        b2[2 * m], b2[2 * m + 1] = -DEEP_C, DEEP_C
+        w3[m % 10, 2 * m] = w3[m % 10, 2 * m + 1] = 1.0
+    a = x.to(torch.float64)[:, :64].abs()
+    terms = (a - DEEP_C).abs()
+    expected = torch.stack([terms[:, [m for m in range(64) if m % 10 == k]].sum(dim=1)
+                            for k in range(10)], dim=1) + DEEP_B
+    return [w1, b1, w2, b2, w3, b3], expected, torch.full_like(expected, DEEP_B)
+
+
+def relu_crafted(student, name: str, seed: int) -> None:
+    """The default network with crafted weights (see shallow_crafted / deep_crafted) on
+    standard-normal inputs: ReLU must zero the negative pre-activations of every hidden layer,
+    and (DeepNet) the output layer must stay linear."""
+    x = torch.randn(8, 784, generator=torch.Generator().manual_seed(seed))
+    values, expected, without_relu = (shallow_crafted if name == "ShallowNet" else deep_crafted)(x)
+    what = f"{name}() with crafted weights"
+    model = build(student, name, {})
+    check_parameter_layout(mc.layout(student, model), [tuple(v.shape) for v in values],
+                           f"{name}() in order of registration")
+    mc.recipe(student, "load_parameters")(model, values)
+    out = check_shape(mc.recipe(student, "forward")(model, x), (8, 10), f"{what}: output")
+    got = out.detach().to(torch.float64)
+    if name == "ShallowNet":
+        story = ("hidden units 2i and 2i+1 hold x_i and −x_i, so after ReLU they add up to |x_i| "
+                 "and output k is the sum of |x_i| over i < 64 with i % 10 = k")
+    else:
+        story = ("hidden pairs hold ±x_i then ±(|x_m| − 0.8), so after each ReLU they add up to "
+                 "absolute values; output k is Σ||x_m| − 0.8| − 20 (m < 64, m % 10 = k), negative")
+    if torch.allclose(got, without_relu, atol=1e-4):
+        raise CheckFailure(f"{what}: the outputs are {without_relu[0, 0].item():g}, what the network "
+                           f"gives without ReLU ({story}; without ReLU each pair cancels). Are "
+                           "negative pre-activations of the hidden layers zeroed by a ReLU?")
+    if name == "DeepNet" and torch.allclose(got, expected.clamp_min(0), atol=1e-4):
+        raise CheckFailure(f"{what}: every output is 0 where the logits should be negative "
+                           f"(about {expected.mean().item():.1f}): is a ReLU applied after the "
+                           "output layer? The last Linear returns the logits as they are.")
+    check_close(got, expected, f"{what} ({story})", rtol=1e-4, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- EarlyStopping
+
+def as_bool(value, what: str) -> bool:
+    if value is None:
+        return False   # `if stopper.step(loss): break` treats None as False too
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype == torch.bool:
+        return bool(value.item())
+    raise CheckFailure(f"{what} should return True or False, got {describe_value(value)}")
+
+
+def early_stopping(student, losses: list[float], expected_stop: int | None, *,
+                   patience: int | None = 2, min_delta: float | None = 1e-3, why: str = "") -> None:
+    """Feed ``losses`` one per epoch to a fresh stopper; step must return True first at index
+    ``expected_stop`` (0-based; None: never)."""
+    if patience is None:
+        stopper, made = student.EarlyStopping(), "EarlyStopping()"
+    else:
+        stopper = student.EarlyStopping(patience=patience, min_delta=min_delta)
+        made = f"EarlyStopping(patience={patience}, min_delta={min_delta:g})"
+    first = None
+    for index, loss in enumerate(losses):
+        if as_bool(stopper.step(loss), f"step({loss:g})"):
+            first = index
+            break
+    if first == expected_stop:
+        return
+    shown = ", ".join(f"{v:g}" for v in losses)
+    told = ("never said to stop" if first is None
+            else f"said to stop at epoch {first + 1} (loss {losses[first]:g})")
+    wanted = ("it should never say stop" if expected_stop is None
+              else f"it should say stop at epoch {expected_stop + 1} (loss {losses[expected_stop]:g})")
+    hint = ""
+    if first is not None and expected_stop is not None and first == expected_stop + 1:
+        hint = (" — one epoch late: stop as soon as the count of epochs without improvement "
+                "reaches patience (>=, not >)")
+    elif first is not None and expected_stop is not None and first == expected_stop - 1:
+        hint = " — one epoch early"
+    raise CheckFailure(f"{made} fed the valid losses [{shown}], one per epoch: step {told}; "
+                       f"{wanted}{hint}. {why}".rstrip())
+
+
+def independent_stoppers(student) -> None:
+    """Two stoppers used in turns keep their own best loss and count."""
+    quick = student.EarlyStopping(patience=1, min_delta=0.0)
+    slow = student.EarlyStopping(patience=3, min_delta=0.0)
+    quick_losses, slow_losses = [5.0, 6.0], [0.5, 0.4, 0.3, 0.2]
+    answers = []
+    for step in range(2):
+        answers.append(("slow", as_bool(slow.step(slow_losses[step]), "step")))
+        answers.append(("quick", as_bool(quick.step(quick_losses[step]), "step")))
+    for step in range(2, 4):
+        answers.append(("slow", as_bool(slow.step(slow_losses[step]), "step")))
+    expected = [("slow", False), ("quick", False), ("slow", False), ("quick", True),
+                ("slow", False), ("slow", False)]
+    if answers != expected:
+        raise CheckFailure(
+            "two stoppers used in turns — a = EarlyStopping(patience=1, min_delta=0) fed 5, 6 and "
+            "b = EarlyStopping(patience=3, min_delta=0) fed 0.5, 0.4, 0.3, 0.2 — answered "
+            f"{[v for _, v in answers]} (b, a, b, a, b, b), expected "
+            f"{[v for _, v in expected]}: each stopper must keep its own best loss and count "
+            "(instance attributes set in __init__, not class attributes or globals)")
+
+
+# -------------------------------------------------------------------------------- accuracy
+
+def accuracy_scenario(student, settings, splits, score, name: str, seed: int) -> None:
+    """Build the student's network after seeding, train it with the grader's standard loop
+    (Adam), predict the test images and score here: linear credit between the thresholds."""
+    train, valid, test = splits
+    key = "cnn" if name == "Cnn" else "shallow"
+    inputs = (lambda d: d.images) if name == "Cnn" else (lambda d: d.flat())
+    student.process.reseed(seed)
+    model = build(student, name, {})
+    history = mc.recipe(student, "train")(
+        model, inputs(train), train.labels,
+        epochs=int(settings["accuracy_epochs"]), lr=float(settings["accuracy_lr"]),
+        optimizer="adam", batch_size=int(settings["accuracy_batch_size"]), seed=seed,
+        valid=(inputs(valid), valid.labels))
+    predictions = mc.recipe(student, "predict")(model, inputs(test))
+    acc = accuracy(predictions, test.labels, f"{name}'s predictions on the test images")
+    low, high = float(settings[f"{key}_accuracy_low"]), float(settings[f"{key}_accuracy_high"])
+    credit = linear_credit(acc, low, high)
+    score.attach("learning_curves", history)
+    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(test)})
+    score.attach("confusion_matrix", confusion_matrix(torch.as_tensor(predictions).reshape(-1),
+                                                      test.labels, 10))
+    layout = "images [N, 1, 28, 28]" if name == "Cnn" else "flat rows [N, 784]"
+    message = (f"{name}() accuracy {acc:.3f} on {len(test)} held-out images ({layout}) after "
+               f"{settings['accuracy_epochs']} epochs of Adam with the grader's training loop "
+               f"(full marks from {high:.2f}, none at or below {low:.2f})")
+    if credit < 1.0:
+        message += f": {credit:.0%} of the points"
+    score.partial(credit, message)
