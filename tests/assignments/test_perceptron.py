@@ -11,6 +11,8 @@ from grader.judge import grade
 pytestmark = pytest.mark.slow
 
 MODULE = "perceptron"
+# Bugs that do not name the accuracy checks keep full marks there: measured on both splits,
+# 0.807 (forward without bias) and up, above the 0.78 threshold.
 ACCURACY = ("update training accuracy", "update training accuracy on another split")
 INIT_SHAPES = ("init_params shapes and dtype", "init_params other shapes with a generator [3x7]",
                "init_params other shapes with a generator [50x1]")
@@ -37,32 +39,30 @@ W_STEP = "w += eta * (x.T @ grad)"
 
 BUGS = [
     bug("init_range_positive", W_DRAW, W_DRAW.replace("(-0.001, 0.001", "(0.0, 0.001"),
-        *INIT_RANGE, maybe=ACCURACY),
+        *INIT_RANGE),
     bug("init_range_too_wide", W_DRAW, W_DRAW.replace("(-0.001, 0.001", "(-0.01, 0.01"),
-        *INIT_RANGE, maybe=ACCURACY),
+        *INIT_RANGE),
     bug("init_bias_zero", "b = torch.empty(1, n_out, dtype=torch.float32).uniform_(-0.001, 0.001, generator=generator)",
         "b = torch.zeros(1, n_out, dtype=torch.float32)",
-        "init_params values in range", "init_params values in range other shape and seed",
-        maybe=ACCURACY),
+        *INIT_RANGE),
     bug("generator_ignored", W_DRAW, W_DRAW.replace(", generator=generator", ""),
-        "init_params honours the generator", "init_params honours the generator other seeds",
-        maybe=ACCURACY),
+        "init_params honours the generator", "init_params honours the generator other seeds"),
     bug("w_transposed", "torch.empty(n_in, n_out,", "torch.empty(n_out, n_in,",
         *INIT_SHAPES, *ACCURACY),
     bug("b_flat", "b = torch.empty(1, n_out,", "b = torch.empty(n_out,",
         *INIT_SHAPES, *ACCURACY),
     bug("init_float64", W_DRAW, W_DRAW.replace("float32", "float64"), *INIT_SHAPES, *ACCURACY),
-    bug("forward_no_bias", "return x @ w + b\n", "return x @ w\n", *FORWARD, maybe=ACCURACY),
+    bug("forward_no_bias", "return x @ w + b\n", "return x @ w\n", *FORWARD),
     bug("update_wrong_sign", W_STEP, "w -= eta * (x.T @ grad)", *WEIGHTS, *ACCURACY),
     bug("update_reshape_not_transpose", W_STEP, "w += eta * (x.reshape(x.shape[1], x.shape[0]) @ grad)",
         "update weights match one gradient step", "update weights other inputs [float64]",
-        "update weights other inputs [other_shapes_and_eta]", maybe=ACCURACY),
+        "update weights other inputs [other_shapes_and_eta]", *ACCURACY),
     bug("update_grad_T_x", W_STEP, "w += eta * (grad.T @ x)",
         *IN_PLACE, *WEIGHTS, *BIAS, *ACCURACY),
     bug("update_grad_is_target", "grad = t - forward(x, w, b)", "grad = t",
-        *WEIGHTS, *BIAS, maybe=ACCURACY),
+        *WEIGHTS, *BIAS, *ACCURACY),
     bug("bias_mean", "grad.sum(dim=0, keepdim=True)", "grad.mean(dim=0, keepdim=True)",
-        *BIAS, maybe=ACCURACY),
+        *BIAS),
     bug("update_not_in_place", W_STEP, "w = w + eta * (x.T @ grad)",
         *IN_PLACE, *WEIGHTS, *ACCURACY),
     bug("accuracy_wrong_axis",
@@ -149,6 +149,8 @@ MESSAGES = {
     "init_range_positive": ("init_params values in range", "negative values"),
     "init_range_too_wide": ("init_params values in range", "outside [-0.001, 0.001]"),
     "accuracy_returns_count": ("accuracy counts argmax matches", "number of correct rows"),
+    "update_reshape_not_transpose": ("update weights match one gradient step", "use x.T"),
+    "update_grad_is_target": ("update bias is summed over the batch", "not the target t alone"),
     "update_grad_T_x": ("update weights match one gradient step", "update(x, t, w, b, eta=0.01)"),
 }
 

@@ -1,0 +1,398 @@
+"""Scenarios shared by the public and hidden checks of the perceptron practical.
+
+Each scenario runs one function of the student's code on inputs the judge chooses (seeded
+generators) and compares what comes back with values computed here: torch's own softmax and
+cross-entropy, autograd's gradient of ½‖t − y‖² in float64, the judge's own count of argmax
+matches. ``update`` and ``accuracy`` run with the handout's ``forward`` in place of the
+student's (``grader.recipes.perceptron``), so a bug in ``forward`` costs points only in the
+forward checks; the training check runs the student's whole perceptron.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from grader.checks import (
+    accuracy,
+    as_tensor,
+    check_close,
+    check_finite,
+    check_number,
+    check_shape,
+    confusion_matrix,
+    linear_credit,
+)
+from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.wire import describe_value
+
+RANGE = 0.001  # init_params draws uniformly from [-RANGE, RANGE]
+
+
+def recipe(student, name: str):
+    """A helper of :mod:`grader.recipes.perceptron`, run in the student process."""
+    return student.lib(f"grader.recipes.perceptron.{name}")
+
+
+def call(what: str, function, *args, **kwargs):
+    """Call through a child-side helper, reporting a student's exception as ``what`` raised it
+    (the student wrote ``update``, not ``apply_update``)."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedYet:
+        raise
+    except StudentError as e:
+        raise StudentError(what, e.type_name, e.message, e.where, e.hint) from None
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def one_hot(labels: torch.Tensor, classes: int, dtype=torch.float32) -> torch.Tensor:
+    return F.one_hot(labels, classes).to(dtype)
+
+
+def pair(value, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(w, b)`` from what init_params returned."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise CheckFailure(f"{what} should return the pair (w, b); got {describe_value(value)}")
+    return as_tensor(value[0], f"{what}'s w"), as_tensor(value[1], f"{what}'s b")
+
+
+def as_number(value, what: str) -> float:
+    """A float from a Python number, a one-element tensor or a one-element array."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.item())
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiub":
+        return float(value.item())
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
+    return float(value)
+
+
+# ------------------------------------------------------------------------------ init_params
+
+def init_shapes(student, n_in: int, n_out: int, with_generator: bool) -> None:
+    """init_params(n_in, n_out): w [n_in, n_out] and b [1, n_out], both float32."""
+    kwargs = {"generator": student.lib("torch.Generator")()} if with_generator else {}
+    what = f"init_params({n_in}, {n_out}{', generator=g' if with_generator else ''})"
+    w, b = pair(student.init_params(n_in, n_out, **kwargs), what)
+    if n_in != n_out and tuple(w.shape) == (n_out, n_in):
+        raise CheckFailure(f"{what}: w has shape {list(w.shape)}, expected [{n_in}, {n_out}]: "
+                           f"it is transposed. The course's layout is w [n_in, n_out], so that "
+                           f"y = x @ w for a batch x [B, n_in].")
+    check_shape(w, (n_in, n_out), f"{what}: w")
+    if tuple(b.shape) == (n_out,):
+        raise CheckFailure(f"{what}: b has shape [{n_out}], expected [1, {n_out}] — a row, one "
+                           f"bias per output, broadcast over the batch in x @ w + b")
+    check_shape(b, (1, n_out), f"{what}: b")
+    for name, value in (("w", w), ("b", b)):
+        if value.dtype != torch.float32:
+            raise CheckFailure(f"{what}: {name} is {str(value.dtype).replace('torch.', '')}, "
+                               "expected float32 (the dtype of the MNIST images)")
+
+
+def init_range(student, n_in: int, n_out: int, seed: int) -> None:
+    """One seeded draw: every value in [-0.001, 0.001], spread over the whole range."""
+    what = f"init_params({n_in}, {n_out}, generator=torch.Generator().manual_seed({seed}))"
+    draws = recipe(student, "init_draws")
+    w, b = pair(call(what, draws, student.init_params, n_in, n_out, [seed], [seed])[0], what)
+    for name, value in (("w", w), ("b", b)):
+        v = check_finite(value, f"{what}: {name}").to(torch.float64)
+        if v.numel() == 0:
+            raise CheckFailure(f"{what}: {name} is empty (shape {list(v.shape)})")
+        low, high = v.min().item(), v.max().item()
+        if low < -RANGE * (1 + 1e-6) or high > RANGE * (1 + 1e-6):
+            raise CheckFailure(f"{what}: {name} holds values in [{low:.3g}, {high:.3g}], outside "
+                               f"[-0.001, 0.001]: draw uniformly from [-0.001, 0.001]")
+        if v.numel() > 1 and low == high:
+            raise CheckFailure(f"{what}: every value of {name} is {low:g}: draw them at random, "
+                               "uniformly in [-0.001, 0.001]")
+    v = w.to(torch.float64)
+    if v.numel() >= 1000:
+        low, high, mean = v.min().item(), v.max().item(), v.mean().item()
+        if low > -0.9 * RANGE or high < 0.9 * RANGE or abs(mean) > 0.1 * RANGE:
+            raise CheckFailure(
+                f"{what}: the {v.numel():,} values of w lie in [{low:.3g}, {high:.3g}] with mean "
+                f"{mean:.3g}; uniform draws from [-0.001, 0.001] cover the whole interval, "
+                "negative values included, with mean ≈ 0")
+
+
+def init_generator(student, n_in: int, n_out: int, seed: int, other_seed: int) -> None:
+    """Equal-seeded generators give equal draws (whatever the global RNG), other seeds differ."""
+    what = f"init_params({n_in}, {n_out}, generator=...)"
+    draws = call(what, recipe(student, "init_draws"), student.init_params, n_in, n_out,
+                 [seed, seed, other_seed], [1, 2, 3])
+    (w1, b1), (w2, b2), (w3, b3) = (pair(d, what) for d in draws)
+    for name, first, second in (("w", w1, w2), ("b", b1, b2)):
+        if first.shape != second.shape or not torch.equal(first, second):
+            raise CheckFailure(
+                f"two calls of init_params({n_in}, {n_out}, generator=g) with g = "
+                f"torch.Generator().manual_seed({seed}) both times gave different {name} "
+                "(the global RNG was reseeded differently in between): draw with the generator "
+                f"you are given, e.g. torch.rand(..., generator=generator) or "
+                f".uniform_(-0.001, 0.001, generator=generator)")
+    if w1.shape == w3.shape and b1.shape == b3.shape and torch.equal(w1, w3) and torch.equal(b1, b3):
+        raise CheckFailure(f"init_params({n_in}, {n_out}, generator=g) gave the same w and b for "
+                           f"generators seeded {seed} and {other_seed}: draw with the generator "
+                           "you are given (not a fixed seed or a generator of your own)")
+
+
+# ---------------------------------------------------------------------------------- forward
+
+def forward_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, seed: int) -> None:
+    """forward(x, w, b) equals x @ w + b computed here (in float64)."""
+    g = generator(seed)
+    x = torch.rand(n, n_in, generator=g, dtype=torch.float64).to(dtype)
+    w = (torch.randn(n_in, n_out, generator=g, dtype=torch.float64) * 0.1).to(dtype)
+    b = (torch.randn(1, n_out, generator=g, dtype=torch.float64) + 1.0).to(dtype)
+    what = f"forward(x, w, b) for x [{n}, {n_in}], w [{n_in}, {n_out}], b [1, {n_out}] ({_name(dtype)})"
+    y = check_shape(student.forward(x, w, b), (n, n_out), what)
+    x64, w64, b64 = x.double(), w.double(), b.double()
+    tol = _tolerance(dtype)
+    expected = x64 @ w64 + b64
+    if not _close(y, expected, tol) and _close(y, x64 @ w64, tol):
+        raise CheckFailure(f"{what} equals x @ w: the bias b is missing (y = x @ w + b)")
+    check_close(y, expected, what, rtol=tol, atol=tol, expected_label="x @ w + b")
+    if y.dtype != dtype:
+        raise CheckFailure(f"{what} returned {_name(y.dtype)}: keep the inputs' dtype")
+
+
+# ----------------------------------------------------------------------------------- update
+
+def update_scenario(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, eta: float,
+                    seed: int) -> dict:
+    """Run update once on known tensors; the same step here with autograd in float64."""
+    g = generator(seed)
+    x = torch.rand(n, n_in, generator=g, dtype=torch.float64).to(dtype)
+    t = one_hot(torch.randint(0, n_out, (n,), generator=g), n_out, dtype)
+    w = (torch.randn(n_in, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
+    b = (torch.randn(1, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
+    what = f"update(x, t, w, b, eta={eta:g}) for x [{n}, {n_in}], w [{n_in}, {n_out}] ({_name(dtype)})"
+    after = call(what, recipe(student, "apply_update"), student.update, x, t, w, b, eta)
+    if not isinstance(after, dict) or not {"w", "b"} <= set(after):
+        raise CheckFailure(f"{what}: no w and b came back ({describe_value(after)})")
+    # Autograd's gradient of ½‖t − y‖² (summed over the batch), in float64.
+    wg = w.double().requires_grad_()
+    bg = b.double().requires_grad_()
+    (0.5 * ((t.double() - (x.double() @ wg + bg)) ** 2).sum()).backward()
+    return {"what": what, "n": n, "dtype": dtype, "eta": eta, "x": x, "t": t, "w": w, "b": b,
+            "w_after": check_shape(after["w"], w.shape, f"{what}: w after the call"),
+            "b_after": check_shape(after["b"], b.shape, f"{what}: b after the call"),
+            "step_w": -eta * wg.grad, "step_b": -eta * bg.grad}
+
+
+IN_PLACE_HINT = ("update must change the tensors it is given, in place: w += ..., w.add_(...) or "
+                 "w[...] = ... (and the same for b). `w = w + ...` only rebinds a local name: "
+                 "the caller's w never sees the new values.")
+
+
+def update_in_place(student, **kwargs) -> None:
+    s = update_scenario(student, **kwargs)
+    unchanged = [name for name in ("w", "b") if torch.equal(s[f"{name}_after"], s[name])]
+    if unchanged:
+        raise CheckFailure(f"{s['what']} left {' and '.join(unchanged)} unchanged. {IN_PLACE_HINT}")
+    for name in ("w", "b"):
+        if s[f"{name}_after"].dtype != s["dtype"]:
+            raise CheckFailure(f"{s['what']}: {name} became {_name(s[f'{name}_after'].dtype)}")
+
+
+def update_weights(student, **kwargs) -> None:
+    """w after update equals w − eta · ∂(½‖t − y‖²)/∂w."""
+    s = update_scenario(student, **kwargs)
+    _compare_step(s, "w", "eta · xᵀ (t − y)")
+
+
+def update_bias(student, **kwargs) -> None:
+    """b after update equals b − eta · ∂(½‖t − y‖²)/∂b: the batch sum of eta · (t − y)."""
+    s = update_scenario(student, **kwargs)
+    _compare_step(s, "b", "eta · (t − y) summed over the batch")
+
+
+def _compare_step(s: dict, name: str, formula: str) -> None:
+    before, after, expected = s[name].double(), s[f"{name}_after"].double(), s[f"step_{name}"]
+    what, n = s["what"], s["n"]
+    got = after - before
+    if torch.equal(after, before):
+        raise CheckFailure(f"{what} left {name} unchanged. {IN_PLACE_HINT}")
+    tol = _tolerance(s["dtype"]) * 10
+    scale = expected.abs().max().item()
+
+    def matches(candidate):
+        return _close(got, candidate, tol, atol=tol * scale)
+
+    if not matches(expected):
+        if matches(-expected):
+            raise CheckFailure(f"{what} moved {name} the wrong way (by −({formula})): with "
+                               f"grad = t − forward(x, w, b), add eta · ... to {name}; that "
+                               "steps down the gradient of ½‖t − y‖²")
+        if n > 1 and matches(expected / n):
+            raise CheckFailure(f"{what} moved {name} by the mean over the batch of {n}; the "
+                               f"course's rule adds the sum ({formula}) — one gradient step "
+                               "on ½‖t − y‖² summed over the batch")
+        if n > 1 and matches(expected * n):
+            raise CheckFailure(f"{what} moved {name} {n} times too far (the batch has {n} "
+                               f"samples): the step is {formula}")
+        x, t = s["x"].double(), s["t"].double()
+        error = t - (x @ s["w"].double() + s["b"].double())
+        eta = s["eta"]
+        if name == "w" and n > 1 and matches(eta * x.reshape(x.shape[1], n) @ error):
+            raise CheckFailure(f"{what} moved w by eta · x.reshape(n_in, B) @ (t − y): reshape "
+                               "(or view) keeps the values in memory order, it does not "
+                               "transpose — use x.T")
+        if matches(eta * x.T @ t if name == "w" else eta * t.sum(dim=0, keepdim=True)):
+            raise CheckFailure(f"{what} moved {name} by eta · {'xᵀ t' if name == 'w' else 'Σ t'}"
+                               ": the error is t − y with y = forward(x, w, b), not the "
+                               "target t alone")
+        check_close(got, expected, f"{what}: the change of {name} (expected {formula})",
+                    rtol=tol, atol=tol * scale, expected_label="expected")
+
+
+# --------------------------------------------------------------------------------- accuracy
+
+def accuracy_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, n_right: int,
+                     seed: int) -> None:
+    """accuracy(x, t, w, b) equals the share of argmax matches counted here.
+
+    Labels are the true argmax for ``n_right`` rows and another class for the others."""
+    g = generator(seed)
+    x = torch.randn(n, n_in, generator=g, dtype=torch.float64).to(dtype)
+    w = torch.randn(n_in, n_out, generator=g, dtype=torch.float64).to(dtype)
+    b = torch.randn(1, n_out, generator=g, dtype=torch.float64).to(dtype)
+    predicted = (x.double() @ w.double() + b.double()).argmax(dim=1)
+    shift = torch.randint(1, n_out, (n,), generator=g)
+    right = torch.zeros(n, dtype=torch.bool)
+    right[torch.randperm(n, generator=g)[:n_right]] = True
+    labels = torch.where(right, predicted, (predicted + shift) % n_out)
+    t = one_hot(labels, n_out, dtype)
+    expected = float((predicted == labels).double().mean())
+    what = f"accuracy(x, t, w, b) for {n} samples, {n_out} classes ({_name(dtype)})"
+    value = call(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
+    got = as_number(value, what)
+    if n > 1 and math.isclose(got, expected * n, abs_tol=1e-6) and expected not in (0.0, 1.0):
+        raise CheckFailure(f"{what} returned {got:g}, the number of correct rows; return the "
+                           f"share ({expected:g}), a float in [0, 1]")
+    if math.isclose(got, 100 * expected, abs_tol=1e-4) and expected != 0.0:
+        raise CheckFailure(f"{what} returned {got:g}, a percentage; return the share "
+                           f"({expected:g}), a float in [0, 1]")
+    check_number(got, expected, f"{what} ({round(expected * n)} of {n} rows have "
+                 "argmax(x @ w + b) = argmax(t))", rtol=0, atol=1e-6)
+
+
+# -------------------------------------------------------------------- softmax, cross-entropy
+
+def ordinary_logits(n: int, classes: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    return (torch.randn(n, classes, generator=generator(seed), dtype=torch.float64) * 3).to(dtype)
+
+
+def extreme_logits(n: int, classes: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """Logits of ±1000: exp overflows (float32 and float64) and softmax underflows to 0."""
+    g = generator(seed)
+    z = torch.randn(n, classes, generator=g, dtype=torch.float64) * 3
+    z[0::4] += 1000.0                                             # all large
+    z[1::4] -= 1000.0                                             # all very negative
+    z[2::4] = torch.where(torch.rand(z[2::4].shape, generator=g) < 0.5, 1000.0, -1000.0)
+    z[2::4, 0] = -1000.0                                          # mixed, both signs present
+    z[2::4, 1] = 1000.0
+    z[3::4] *= 300.0                                              # a wide spread
+    return z.to(dtype)
+
+
+def softmax_matches(student, z: torch.Tensor, kind: str) -> None:
+    what = f"softmax(z) for {kind} logits z [{z.shape[0]}, {z.shape[1]}] ({_name(z.dtype)})"
+    s = check_shape(student.softmax(z), tuple(z.shape), what)
+    hint = ("exp(z) overflows to inf for logits ~ 1000 (and inf / inf = NaN); softmax(z) = "
+            "softmax(z − max): subtract each row's max before exp" if "±1000" in kind else "")
+    try:
+        check_finite(s, what)
+    except CheckFailure as e:
+        raise CheckFailure(f"{e}: {hint}" if hint else str(e)) from None
+    expected = torch.softmax(z.double(), dim=1)
+    # Valid ways (z − max, z − logsumexp) differ by rounding: an error of eps·|z| in log space.
+    tol = max(_tolerance(z.dtype), 4 * torch.finfo(z.dtype).eps * z.abs().max().item())
+    rows, columns = s.double().sum(dim=1), s.double().sum(dim=0)
+    if (z.shape[0] > 1 and not _close(rows, torch.ones_like(rows), tol)
+            and _close(columns, torch.ones_like(columns), tol)):
+        raise CheckFailure(f"{what} normalises the columns (they sum to 1): each row (one "
+                           "sample) should sum to 1 — sum over dim=1")
+    check_close(s, expected, what, rtol=tol, atol=tol, expected_label="torch.softmax(z, dim=1)")
+
+
+def cross_entropy_matches(student, z: torch.Tensor, kind: str, seed: int) -> None:
+    n, classes = z.shape
+    labels = torch.randint(0, classes, (n,), generator=generator(seed + 1))
+    if "±1000" in kind:  # some targets on a logit of -1000 next to a +1000: a loss of ~2000
+        labels[2::4] = 0
+    t = one_hot(labels, classes, z.dtype)
+    what = f"cross_entropy(z, t) for {kind} logits z [{n}, {classes}] ({_name(z.dtype)})"
+    got = as_number(student.cross_entropy(z, t), what)
+    if not math.isfinite(got):
+        raise CheckFailure(f"{what} is {got}: " + (
+            "softmax underflows to 0 for logits ~ ±1000 and log(0) = -inf (0 · -inf = NaN); "
+            "compute log softmax directly: (z − m) − log Σ exp(z − m), with m each row's max"
+            if "±1000" in kind else "is there a log of 0 or an overflow?"))
+    expected = F.cross_entropy(z.double(), labels).item()
+    tol = _tolerance(z.dtype) * 10
+    if n > 1 and math.isclose(got, expected * n, rel_tol=tol, abs_tol=tol):
+        raise CheckFailure(f"{what} = {got:.6g} is the sum over the batch of {n}; the loss is "
+                           f"the mean over the batch ({expected:.6g})")
+    check_number(got, expected, f"{what} (torch's F.cross_entropy gives {expected:.6g})",
+                 rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------------- trained perceptron
+
+def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
+    """Train with the student's init_params and update (the course's loop, in the child);
+    predictions x @ w + b computed here from the returned w, b; linear credit."""
+    train, test = pool.split([int(settings["train_size"]), int(settings["test_size"])],
+                             seed=split_seed)
+    epochs, eta = int(settings["accuracy_epochs"]), float(settings["accuracy_eta"])
+    batch_size = int(settings["accuracy_batch_size"])
+    student.process.reseed(split_seed)
+    result = student.lib("grader.training.train_perceptron")(
+        student.update, student.init_params, train.flat(), train.one_hot(), epochs=epochs,
+        eta=eta, batch_size=batch_size, seed=split_seed)
+    w, b = pair(result, "the training (init_params, then update on every mini-batch)")
+    w = check_shape(w, (train.flat().shape[1], 10), "w after training").to(torch.float64)
+    b = as_tensor(b, "b after training")
+    if b.numel() != 10:
+        raise CheckFailure(f"b after training has shape {list(b.shape)}, expected [1, 10]")
+    b = b.reshape(1, 10).to(torch.float64)
+    if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+        raise CheckFailure("after training, w or b hold NaN or inf: the updates diverged — is "
+                           "the step taken down the gradient (w += eta · xᵀ (t − y))?")
+    predictions = (test.flat().to(torch.float64) @ w + b).argmax(dim=1)
+    acc = accuracy(predictions, test.labels, "predictions on the held-out images")
+    low, high = float(settings["accuracy_low"]), float(settings["accuracy_high"])
+    credit = linear_credit(acc, low, high)
+    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(test)})
+    score.attach("confusion_matrix", confusion_matrix(predictions, test.labels, 10))
+    message = (f"accuracy {acc:.3f} on {len(test)} held-out images after {epochs} epochs "
+               f"(eta={eta:g}, batches of {batch_size}; full marks from {high:.2f}, none at or "
+               f"below {low:.2f})")
+    if credit < 1.0:
+        message += f": {credit:.0%} of the points"
+    score.partial(credit, message)
+
+
+# ------------------------------------------------------------------------------- internals
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _tolerance(dtype: torch.dtype) -> float:
+    return 1e-10 if dtype == torch.float64 else 1e-5
+
+
+def _close(actual, expected: torch.Tensor, rtol: float, atol: float | None = None) -> bool:
+    a = as_tensor(actual, "value").to(torch.float64)
+    if a.shape != expected.shape:
+        return False
+    return bool(torch.allclose(a, expected.to(torch.float64), rtol=rtol,
+                               atol=rtol if atol is None else atol))
