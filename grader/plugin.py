@@ -59,6 +59,32 @@ class Score:
         """Data for the reports: ``learning_curves``, ``accuracy``, ``confusion_matrix``..."""
         self.details[key] = value
 
+    def award_accuracy(self, predictions: Any, labels, *, low: float, high: float,
+                       what: str, context: str = "", history: dict | None = None,
+                       n_classes: int = 10) -> float:
+        """Score predictions against labels the student process never saw, with linear credit
+        between ``low`` and ``high``; attach accuracy, confusion matrix (and learning curves)
+        for the report. ``what``: "held-out images"; ``context``: how the model was trained."""
+        import torch
+
+        from grader.checks import accuracy, confusion_matrix, linear_credit
+
+        acc = accuracy(predictions, labels, f"predictions on the {what}")
+        credit = linear_credit(acc, low, high)
+        predicted = torch.as_tensor(predictions)
+        if predicted.dim() == 2:
+            predicted = predicted.argmax(dim=1)
+        if history is not None:
+            self.attach("learning_curves", history)
+        self.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(labels)})
+        self.attach("confusion_matrix", confusion_matrix(predicted.reshape(-1), labels, n_classes))
+        message = (f"accuracy {acc:.3f} on {len(labels)} {what}{' ' + context if context else ''} "
+                   f"(full marks from {high:.2f}, none at or below {low:.2f})")
+        if credit < 1.0:
+            message += f": {credit:.0%} of the points"
+        self.partial(credit, message)
+        return acc
+
 
 @dataclass
 class GradingContext:

@@ -442,6 +442,17 @@ def missing_name_message(name: str, process: StudentProcess, report: LoadReport)
     return text
 
 
+def call_as(what: str, function: Remote, *args, hint: str = "", **kwargs):
+    """Call a grader helper that runs the student's code in the child, and report a student
+    exception as raised by ``what`` — the student wrote ``update``, not ``apply_update``."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedYet:
+        raise
+    except StudentError as e:
+        raise StudentError(what, e.type_name, e.message, e.where, hint or e.hint) from None
+
+
 def describe_call(target: Remote, args: tuple, kwargs: dict) -> str:
     """``fit(Sequential, DataLoader, ...)``: how a call reads in a message to the student."""
     name = target._path.describe()

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (FD_STEP, FD_THRESHOLD, accuracy, check_close, check_finite,
-                           check_number, confusion_matrix, linear_credit, relative_error)
+from grader.checks import (FD_STEP, FD_THRESHOLD, check_close, check_finite,
+                           check_number, linear_credit, relative_error)
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
 
 RECIPES = "grader.recipes.numpy_modules"
@@ -735,19 +735,13 @@ def mlp_accuracy_scenario(student, settings, usps, score, seed: int) -> None:
     check_finite(logits, "the trained network's outputs")
     predictions = torch.from_numpy(logits.argmax(axis=1))
     test_labels = torch.from_numpy(y_test)
-    acc = accuracy(predictions, test_labels, "predictions on the test images")
-    low, high = float(settings["mlp_accuracy_low"]), float(settings["mlp_accuracy_high"])
-    credit = linear_credit(acc, low, high)
-    score.attach("learning_curves", {"train_loss": curve})
-    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(y_test)})
-    score.attach("confusion_matrix", confusion_matrix(predictions, test_labels, 10))
-    message = (f"accuracy {acc:.3f} on {len(y_test)} held-out {test.name} images "
-               f"after {epochs} epochs of SGD on Linear({x.shape[1]}, {hidden}) → TanH → "
-               f"Linear({hidden}, 10) with CELogSoftmax (full marks from {high:.2f}, none at or "
-               f"below {low:.2f}); training loss {curve[0]:.3f} → {curve[-1]:.3f}")
-    if credit < 1.0:
-        message += f": {credit:.0%} of the points"
-    score.partial(credit, message)
+    score.award_accuracy(
+        predictions, test_labels, what=f"held-out {test.name} images",
+        context=(f"after {epochs} epochs of SGD on Linear({x.shape[1]}, {hidden}) → TanH → "
+                 f"Linear({hidden}, 10) with CELogSoftmax; training loss {curve[0]:.3f} → "
+                 f"{curve[-1]:.3f}"),
+        low=float(settings["mlp_accuracy_low"]), high=float(settings["mlp_accuracy_high"]),
+        history={"train_loss": curve})
 
 
 def training_curve(history, epochs, what) -> list[float]:
@@ -790,18 +784,13 @@ def conv1d_accuracy_scenario(student, settings, score, seed: int) -> None:
     logits = check_array(net.forward(x_test), (len(x_test), 2),
                          f"the trained network's forward on {len(x_test)} test signals")
     check_finite(logits, "the trained network's outputs")
-    acc = float(np.mean(logits.argmax(axis=1) == y_test))
-    low, high = float(settings["conv_accuracy_low"]), float(settings["conv_accuracy_high"])
-    credit = linear_credit(acc, low, high)
-    score.attach("learning_curves", {"train_loss": curve})
-    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(y_test)})
-    message = (f"accuracy {acc:.3f} on {len(y_test)} held-out signals (a flat bump or an "
-               f"oscillation at a random place) after {epochs} epochs of Conv1D(4, 1, 4) → ReLU → "
-               f"MaxPool1D(2, 2) → Flatten → Linear(56, 2) (full marks from {high:.2f}, none at "
-               f"or below {low:.2f}); training loss {curve[0]:.3f} → {curve[-1]:.3f}")
-    if credit < 1.0:
-        message += f": {credit:.0%} of the points"
-    score.partial(credit, message)
+    score.award_accuracy(
+        torch.from_numpy(logits), torch.from_numpy(y_test).to(torch.int64),
+        what="held-out signals (a flat bump or an oscillation at a random place)",
+        context=(f"after {epochs} epochs of Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → "
+                 f"Linear(56, 2); training loss {curve[0]:.3f} → {curve[-1]:.3f}"),
+        low=float(settings["conv_accuracy_low"]), high=float(settings["conv_accuracy_high"]),
+        history={"train_loss": curve}, n_classes=2)
 
 
 def bce(x, recon) -> float:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from grader import model_checks as mc
-from grader.checks import accuracy, check_close, check_int, confusion_matrix, linear_credit
+from grader.checks import check_close, check_int
 from grader.failures import CheckFailure
 
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
@@ -152,16 +152,7 @@ def accuracy_scenario(student, settings, splits, score, seed: int):
         optimizer="adam", batch_size=int(settings["accuracy_batch_size"]), seed=seed,
         train_loop=student.train_loop, valid=(valid.images, valid.labels))
     predictions = mc.recipe(student, "predict")(model, test.images)
-    acc = accuracy(predictions, test.labels, "predictions on the test images")
-    low, high = float(settings["accuracy_low"]), float(settings["accuracy_high"])
-    credit = linear_credit(acc, low, high)
-    score.attach("learning_curves", history)
-    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(test)})
-    score.attach("confusion_matrix", confusion_matrix(torch.as_tensor(predictions).reshape(-1),
-                                                      test.labels, 10))
-    message = (f"accuracy {acc:.3f} on {len(test)} held-out images after "
-               f"{settings['accuracy_epochs']} epochs (full marks from {high:.2f}, none at or "
-               f"below {low:.2f})")
-    if credit < 1.0:
-        message += f": {credit:.0%} of the points"
-    score.partial(credit, message)
+    score.award_accuracy(predictions, test.labels, what="held-out images",
+                         context=f"after {settings['accuracy_epochs']} epochs",
+                         low=float(settings["accuracy_low"]), high=float(settings["accuracy_high"]),
+                         history=history)

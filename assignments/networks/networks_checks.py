@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from grader import model_checks as mc
-from grader.checks import (accuracy, check_close, check_parameter_count, check_parameter_layout,
-                           check_shape, confusion_matrix, linear_credit)
+from grader.checks import (check_close, check_parameter_count, check_parameter_layout,
+                           check_shape)
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
 from grader.wire import describe_value
 
@@ -368,17 +368,10 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
         optimizer="adam", batch_size=int(settings["accuracy_batch_size"]), seed=seed,
         valid=(inputs(valid), valid.labels))
     predictions = mc.recipe(student, "predict")(model, inputs(test))
-    acc = accuracy(predictions, test.labels, f"{name}'s predictions on the test images")
-    low, high = float(settings[f"{key}_accuracy_low"]), float(settings[f"{key}_accuracy_high"])
-    credit = linear_credit(acc, low, high)
-    score.attach("learning_curves", history)
-    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(test)})
-    score.attach("confusion_matrix", confusion_matrix(torch.as_tensor(predictions).reshape(-1),
-                                                      test.labels, 10))
     layout = "images [N, 1, 28, 28]" if name == "Cnn" else "flat rows [N, 784]"
-    message = (f"{name}() accuracy {acc:.3f} on {len(test)} held-out images ({layout}) after "
-               f"{settings['accuracy_epochs']} epochs of Adam with the grader's training loop "
-               f"(full marks from {high:.2f}, none at or below {low:.2f})")
-    if credit < 1.0:
-        message += f": {credit:.0%} of the points"
-    score.partial(credit, message)
+    score.award_accuracy(
+        predictions, test.labels, what=f"held-out images ({layout})",
+        context=f"for {name}() after {settings['accuracy_epochs']} epochs of Adam with the "
+                "grader's training loop",
+        low=float(settings[f"{key}_accuracy_low"]), high=float(settings[f"{key}_accuracy_high"]),
+        history=history)

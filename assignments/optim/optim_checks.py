@@ -20,6 +20,7 @@ from torch import nn
 from grader import model_checks as mc
 from grader.checks import as_tensor, check_close, check_shape
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.student_process import call_as
 from grader.wire import describe_value
 
 # Tolerances of the comparisons with torch (float32 values; a valid solution that orders its
@@ -32,19 +33,20 @@ def recipe(student, name: str):
     return student.lib(f"grader.recipes.optim.{name}")
 
 
+LEAF_HINT = ("The parameters are leaf tensors that require gradients, as a model's are: "
+             "update them in place inside `with torch.no_grad():`.")
+
+
 def call(what: str, function, *args, **kwargs):
-    """Call through a child-side helper, reporting a student's exception as ``what`` raised it
-    (the student wrote ``sgd_step``, not ``optimizer_steps``)."""
+    """``call_as`` with the hint optimisers need most: in-place updates of leaf tensors."""
     try:
-        return function(*args, **kwargs)
+        return call_as(what, function, *args, **kwargs)
     except NotImplementedYet:
         raise
     except StudentError as e:
-        hint = e.hint
         if "leaf Variable that requires grad" in e.message:
-            hint = ("The parameters are leaf tensors that require gradients, as a model's are: "
-                    "update them in place inside `with torch.no_grad():`.")
-        raise StudentError(what, e.type_name, e.message, e.where, hint) from None
+            raise StudentError(e.call, e.type_name, e.message, e.where, LEAF_HINT) from None
+        raise
 
 
 def as_number(value, what: str) -> float:

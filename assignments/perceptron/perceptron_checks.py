@@ -17,16 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from grader.checks import (
-    accuracy,
     as_tensor,
     check_close,
     check_finite,
     check_number,
     check_shape,
-    confusion_matrix,
-    linear_credit,
 )
-from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.failures import CheckFailure
+from grader.student_process import call_as
 from grader.wire import describe_value
 
 RANGE = 0.001  # init_params draws uniformly from [-RANGE, RANGE]
@@ -35,17 +33,6 @@ RANGE = 0.001  # init_params draws uniformly from [-RANGE, RANGE]
 def recipe(student, name: str):
     """A helper of :mod:`grader.recipes.perceptron`, run in the student process."""
     return student.lib(f"grader.recipes.perceptron.{name}")
-
-
-def call(what: str, function, *args, **kwargs):
-    """Call through a child-side helper, reporting a student's exception as ``what`` raised it
-    (the student wrote ``update``, not ``apply_update``)."""
-    try:
-        return function(*args, **kwargs)
-    except NotImplementedYet:
-        raise
-    except StudentError as e:
-        raise StudentError(what, e.type_name, e.message, e.where, e.hint) from None
 
 
 def generator(seed: int) -> torch.Generator:
@@ -100,7 +87,7 @@ def init_range(student, n_in: int, n_out: int, seed: int) -> None:
     """One seeded draw: every value in [-0.001, 0.001], spread over the whole range."""
     what = f"init_params({n_in}, {n_out}, generator=torch.Generator().manual_seed({seed}))"
     draws = recipe(student, "init_draws")
-    w, b = pair(call(what, draws, student.init_params, n_in, n_out, [seed], [seed])[0], what)
+    w, b = pair(call_as(what, draws, student.init_params, n_in, n_out, [seed], [seed])[0], what)
     for name, value in (("w", w), ("b", b)):
         v = check_finite(value, f"{what}: {name}").to(torch.float64)
         if v.numel() == 0:
@@ -125,7 +112,7 @@ def init_range(student, n_in: int, n_out: int, seed: int) -> None:
 def init_generator(student, n_in: int, n_out: int, seed: int, other_seed: int) -> None:
     """Equal-seeded generators give equal draws (whatever the global RNG), other seeds differ."""
     what = f"init_params({n_in}, {n_out}, generator=...)"
-    draws = call(what, recipe(student, "init_draws"), student.init_params, n_in, n_out,
+    draws = call_as(what, recipe(student, "init_draws"), student.init_params, n_in, n_out,
                  [seed, seed, other_seed], [1, 2, 3])
     (w1, b1), (w2, b2), (w3, b3) = (pair(d, what) for d in draws)
     for name, first, second in (("w", w1, w2), ("b", b1, b2)):
@@ -173,7 +160,7 @@ def update_scenario(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, 
     w = (torch.randn(n_in, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
     b = (torch.randn(1, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
     what = f"update(x, t, w, b, eta={eta:g}) for x [{n}, {n_in}], w [{n_in}, {n_out}] ({_name(dtype)})"
-    after = call(what, recipe(student, "apply_update"), student.update, x, t, w, b, eta)
+    after = call_as(what, recipe(student, "apply_update"), student.update, x, t, w, b, eta)
     if not isinstance(after, dict) or not {"w", "b"} <= set(after):
         raise CheckFailure(f"{what}: no w and b came back ({describe_value(after)})")
     # Autograd's gradient of ½‖t − y‖² (summed over the batch), in float64.
@@ -271,7 +258,7 @@ def accuracy_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype,
     t = one_hot(labels, n_out, dtype)
     expected = float((predicted == labels).double().mean())
     what = f"accuracy(x, t, w, b) for {n} samples, {n_out} classes ({_name(dtype)})"
-    value = call(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
+    value = call_as(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
     got = as_number(value, what)
     if n > 1 and math.isclose(got, expected * n, abs_tol=1e-6) and expected not in (0.0, 1.0):
         raise CheckFailure(f"{what} returned {got:g}, the number of correct rows; return the "
@@ -367,17 +354,9 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
         raise CheckFailure("after training, w or b hold NaN or inf: the updates diverged — is "
                            "the step taken down the gradient (w += eta · xᵀ (t − y))?")
     predictions = (test.flat().to(torch.float64) @ w + b).argmax(dim=1)
-    acc = accuracy(predictions, test.labels, "predictions on the held-out images")
-    low, high = float(settings["accuracy_low"]), float(settings["accuracy_high"])
-    credit = linear_credit(acc, low, high)
-    score.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(test)})
-    score.attach("confusion_matrix", confusion_matrix(predictions, test.labels, 10))
-    message = (f"accuracy {acc:.3f} on {len(test)} held-out images after {epochs} epochs "
-               f"(eta={eta:g}, batches of {batch_size}; full marks from {high:.2f}, none at or "
-               f"below {low:.2f})")
-    if credit < 1.0:
-        message += f": {credit:.0%} of the points"
-    score.partial(credit, message)
+    score.award_accuracy(predictions, test.labels, what="held-out images",
+                         context=f"after {epochs} epochs (eta={eta:g}, batches of {batch_size})",
+                         low=float(settings["accuracy_low"]), high=float(settings["accuracy_high"]))
 
 
 # ------------------------------------------------------------------------------- internals
