@@ -87,3 +87,37 @@ def assert_loses_exactly(result, mutation: Mutation) -> None:
     for check in result.checks:
         if check.name in lost:
             assert check.message, check.name  # every lost point comes with a reason
+
+
+def grade_reference(tmp: Path, module: str, assignment: str | None = None):
+    """Grade a copy of the reference (public and hidden checks), timing it."""
+    import time
+
+    from grader.judge import grade
+
+    path = copy_reference(tmp, module)
+    started = time.monotonic()
+    result = grade(path, assignment or module, hidden=True)
+    result.timings["measured_s"] = time.monotonic() - started
+    return result
+
+
+def assert_full_marks(result) -> None:
+    """Every check passed, nothing failed to load, public and hidden checks both ran."""
+    assert result.error is None and result.load_errors == []
+    assert losing(result) == set(), [(c.name, c.message) for c in result.checks if not c.passed]
+    assert result.score == result.max_score > 0
+    assert result.public() and result.hidden()
+
+
+def assert_template_scores_zero(tmp: Path, assignment: str) -> None:
+    """The untouched starter folder: 0 points, one "not implemented yet" line per check."""
+    from grader.judge import grade
+
+    shutil.copytree(REPO / "student_template" / assignment, tmp / "start")
+    result = grade(tmp / "start", hidden=True)   # the assignment comes from the marker file
+    assert result.assignment == assignment
+    assert result.score == 0 and result.error is None
+    for check in result.checks:
+        assert "is not implemented yet" in check.message, (check.name, check.message)
+        assert "\n" not in check.message

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import REPO, as_notebook, bug, write_mutant
+from corpus import REPO, as_notebook, bug
 from grader.assignment import load_assignment
 from grader.batch import discover, extract_zip, grade_one, BatchError
 

@@ -4,13 +4,11 @@ differently, an attempt to fake the finite differences; and the child-side helpe
 (tests/reference/test_diy.py tests the reference solution itself.)
 """
 
-import shutil
-import time
-
 import numpy as np
 import pytest
 
-from corpus import REPO, assert_loses_exactly, bug, copy_reference, losing, write_mutant
+from corpus import (REPO, assert_full_marks, assert_loses_exactly, assert_template_scores_zero,
+                    bug, grade_reference, losing, write_mutant)
 from grader.judge import grade
 from grader.recipes import numpy_modules as nm
 
@@ -152,19 +150,12 @@ FAKE_FD = '''        import grader.recipes.numpy_modules as nm
 '''
 @pytest.fixture(scope="module")
 def reference_result(tmp_path_factory):
-    path = copy_reference(tmp_path_factory.mktemp("ref"), MODULE)
-    started = time.monotonic()
-    result = grade(path, MODULE, hidden=True)
-    result.timings["measured_s"] = time.monotonic() - started
-    return result
+    return grade_reference(tmp_path_factory.mktemp("ref"), MODULE)
 
 
 def test_reference_scores_full_marks_public_and_hidden(reference_result):
     result = reference_result
-    assert result.error is None and result.load_errors == []
-    assert losing(result) == set(), [(c.name, c.message) for c in result.checks if not c.passed]
-    assert result.score == result.max_score > 0
-    assert result.public() and result.hidden()
+    assert_full_marks(result)
 
 
 def test_every_check_name_starts_with_its_element(reference_result):
@@ -222,13 +213,7 @@ def test_valid_solutions_written_differently_score_full_marks(name):
 
 
 def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
-    shutil.copytree(REPO / "student_template" / MODULE, tmp_path / "start")
-    result = grade(tmp_path / "start", hidden=True)   # detected from the marker file
-    assert result.assignment == MODULE
-    assert result.score == 0 and result.error is None
-    for check in result.checks:
-        assert "is not implemented yet" in check.message, (check.name, check.message)
-        assert "\n" not in check.message
+    assert_template_scores_zero(tmp_path, MODULE)
 
 
 # ------------------------------------------------------------------ child-side helpers

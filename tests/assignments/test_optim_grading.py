@@ -11,12 +11,11 @@ its checks among those of its element (and every check outside the bugs' element
 marks).
 """
 
-import shutil
 import time
 
 import pytest
 
-from corpus import REPO, bug, copy_reference, losing, write_mutant
+from corpus import REPO, assert_template_scores_zero, bug, copy_reference, losing, write_mutant
 from grader.assignment import load_assignment
 from grader.judge import collect_checks, grade
 
@@ -266,13 +265,7 @@ def test_valid_solutions_written_differently_score_full_marks(name):
 
 
 def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
-    shutil.copytree(REPO / "student_template" / MODULE, tmp_path / "start")
-    result = grade(tmp_path / "start", hidden=True)   # detected from the marker file
-    assert result.assignment == MODULE
-    assert result.score == 0 and result.error is None
-    for check in result.checks:
-        assert "is not implemented yet" in check.message, (check.name, check.message)
-        assert "\n" not in check.message
+    assert_template_scores_zero(tmp_path, MODULE)
 
 
 def test_same_submission_same_score(tmp_path):

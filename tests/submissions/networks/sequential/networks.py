@@ -3,7 +3,6 @@ nn.Flatten / nn.Unflatten, named layers in an OrderedDict, EarlyStopping with a 
 
 from collections import OrderedDict
 
-import torch
 import torch.nn as nn
 
 
