@@ -113,16 +113,21 @@ def check_int(value: Any, expected: int, what: str) -> None:
                            f"(off by {value - expected:+,})")
 
 
+def as_number(value: Any, what: str) -> float:
+    """A float from a Python number, a one-element tensor or a one-element array."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.item())
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiub":
+        return float(value.item())
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
+    return float(value)
+
+
 def check_number(value: Any, expected: float, what: str, *, rtol: float = 1e-5,
                  atol: float = 1e-8) -> float:
     """A real number (Python or one-element tensor) close to ``expected``."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
-    value = float(value)
+    value = as_number(value, what)
     if not abs(value - expected) <= atol + rtol * abs(expected):
         raise CheckFailure(f"{what}: expected {expected:.6g}, got {value:.6g} "
                            f"(difference {value - expected:+.3g})")

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from grader.checks import check_close, check_parameter_layout
+from grader.checks import as_number, check_close, check_parameter_layout
 from grader.failures import CheckFailure
 from grader.student_process import Remote, StudentModule
 
@@ -58,11 +58,7 @@ def optimizer_summary(student: StudentModule, optimizer: Remote) -> dict[str, An
 
 def mean_loss_matches(value: Any, batch_mean: float, sample_mean: float, what: str) -> float:
     """The loss a loop returned is the mean of batch losses or the sample-weighted mean."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CheckFailure(f"{what}: expected the mean loss as a number, got "
-                           f"{type(value).__name__}")
+    value = as_number(value, f"{what} (the mean loss)")
     for expected in (batch_mean, sample_mean):
         if abs(value - expected) <= 1e-4 * max(1.0, abs(expected)):
             return float(value)

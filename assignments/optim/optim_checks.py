@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from grader import model_checks as mc
-from grader.checks import as_tensor, check_close, check_shape
+from grader.checks import as_number, as_tensor, check_close, check_shape
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
 from grader.student_process import call_as
 from grader.wire import describe_value
@@ -47,17 +47,6 @@ def call(what: str, function, *args, **kwargs):
         if "leaf Variable that requires grad" in e.message:
             raise StudentError(e.call, e.type_name, e.message, e.where, LEAF_HINT) from None
         raise
-
-
-def as_number(value, what: str) -> float:
-    """A float from a Python number, a one-element tensor or a one-element array."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.item())
-    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiub":
-        return float(value.item())
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
-    return float(value)
 
 
 def _fmt(x: float) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from grader.checks import (
+    as_number,
     as_tensor,
     check_close,
     check_finite,
@@ -48,17 +48,6 @@ def pair(value, what: str) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise CheckFailure(f"{what} should return the pair (w, b); got {describe_value(value)}")
     return as_tensor(value[0], f"{what}'s w"), as_tensor(value[1], f"{what}'s b")
-
-
-def as_number(value, what: str) -> float:
-    """A float from a Python number, a one-element tensor or a one-element array."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.item())
-    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiub":
-        return float(value.item())
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
-    return float(value)
 
 
 # ------------------------------------------------------------------------------ init_params
