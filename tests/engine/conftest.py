@@ -17,7 +17,8 @@ def spawn(tmp_path):
     """spawn(source, names, isolation=None, **kw) -> (StudentModule, StudentProcess)."""
     processes = []
 
-    def make(source: str, names: list[str], isolation=None, module="student_code", **kwargs):
+    def make(source: str, names: list[str], isolation=None, module="student_code", hidden=None,
+             **kwargs):
         folder = tmp_path / f"submission{len(processes)}"
         folder.mkdir()
         path = folder / f"{module}.py"
@@ -25,7 +26,8 @@ def spawn(tmp_path):
         src = read_source(path, module)
         plan = slicing.plan(src.text, src.display_name, names)
         process = StudentProcess(src, plan, isolation=isolation or sandbox.probe(),
-                                 hidden_paths=[REPO / "assignments", REPO / "reference"], **kwargs)
+                                 hidden_paths=hidden or [REPO / "assignments", REPO / "reference"],
+                                 **kwargs)
         processes.append(process)
         return StudentModule(process), process
 

@@ -88,9 +88,15 @@ def test_drops_root_and_sees_only_itself(spawn, strong):
 
 
 def test_grader_secrets_and_other_files_are_not_there(spawn, strong):
-    student, _ = spawn(PROBES, NAMES, isolation=strong)
+    from grader.assignment import load_assignment
+    from grader.data import mnist5k_path
+    from grader.judge import hidden_paths
+
+    student, _ = spawn(PROBES, NAMES, isolation=strong,
+                       hidden=hidden_paths(load_assignment("mlp_pixels")))
     paths = [str(REPO / "assignments"), str(REPO / "reference"), str(REPO / "tests"),
-             str(REPO.parent / "shared"), "/etc/shadow", str(Path.home() / ".cache")]
+             str(REPO.parent / "shared"), "/etc/shadow", str(Path.home() / ".cache"),
+             str(mnist5k_path())]
     seen = student.visible(paths + ["/root", str(REPO)])
     for path in paths:
         assert seen[path] in ("FileNotFoundError", "PermissionError", []), (path, seen[path])
