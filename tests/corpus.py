@@ -110,6 +110,17 @@ def assert_full_marks(result) -> None:
     assert result.public() and result.hidden()
 
 
+def assert_checks_named_by_element(result, elements: set[str], bugs=()) -> None:
+    """Every check's name starts with the element it checks and has a description; every check
+    a corpus mutation names exists (a renamed check would otherwise fail its bug test)."""
+    for check in result.checks:
+        assert check.element in elements, check.name
+        assert check.description, check.name
+    names = {c.name for c in result.checks}
+    for mutation in bugs:
+        assert mutation.loses | mutation.maybe <= names, mutation.name
+
+
 def assert_template_scores_zero(tmp: Path, assignment: str) -> None:
     """The untouched starter folder: 0 points, one "not implemented yet" line per check."""
     from grader.judge import grade

@@ -7,8 +7,8 @@ differently, an attempt to fake the finite differences; and the child-side helpe
 import numpy as np
 import pytest
 
-from corpus import (REPO, assert_full_marks, assert_loses_exactly, assert_template_scores_zero,
-                    bug, grade_reference, losing, write_mutant)
+from corpus import (REPO, assert_checks_named_by_element, assert_full_marks, assert_loses_exactly,
+                    assert_template_scores_zero, bug, grade_reference, losing, write_mutant)
 from grader.judge import grade
 from grader.recipes import numpy_modules as nm
 
@@ -159,9 +159,7 @@ def test_reference_scores_full_marks_public_and_hidden(reference_result):
 
 
 def test_every_check_name_starts_with_its_element(reference_result):
-    for check in reference_result.checks:
-        assert check.element in ELEMENTS, check.name
-        assert check.description, check.name
+    assert_checks_named_by_element(reference_result, set(ELEMENTS), BUGS)
     assert {c.name for c in reference_result.checks if c.trains} == set(TRAININGS)
     accuracy = [c for c in reference_result.checks if "accuracy" in c.name]
     assert len(accuracy) == 3 and all(c.trains for c in accuracy)

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from corpus import (REPO, as_notebook, assert_full_marks, assert_loses_exactly,
-                    assert_template_scores_zero, bug, copy_reference, grade_reference, losing,
-                    write_mutant)
+from corpus import (REPO, as_notebook, assert_checks_named_by_element, assert_full_marks,
+                    assert_loses_exactly, assert_template_scores_zero, bug, copy_reference,
+                    grade_reference, losing, write_mutant)
 from grader.judge import grade
 
 pytestmark = pytest.mark.slow
@@ -93,12 +93,9 @@ def test_reference_scores_full_marks_public_and_hidden(reference_result):
 
 
 def test_every_check_name_starts_with_its_element(reference_result):
-    required = {"MLP", "count_parameters", "train_loop", "valid_loop", "perf_loop",
-                "make_optimizer", "fit"}
-    for check in reference_result.checks:
-        assert check.element in required, check.name
-        if check.trains:
-            assert "accuracy" in check.name
+    assert_checks_named_by_element(reference_result, {"MLP", "count_parameters", "train_loop",
+                                   "valid_loop", "perf_loop", "make_optimizer", "fit"}, BUGS)
+    assert all("accuracy" in c.name for c in reference_result.checks if c.trains)
 
 
 def test_accuracy_checks_report_learning_curves(reference_result):

@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from corpus import (REPO, assert_full_marks, assert_loses_exactly, assert_template_scores_zero,
-                    bug, grade_reference, losing, write_mutant)
+from corpus import (REPO, assert_checks_named_by_element, assert_full_marks, assert_loses_exactly,
+                    assert_template_scores_zero, bug, grade_reference, losing, write_mutant)
 from grader.judge import grade
 
 pytestmark = pytest.mark.slow
@@ -131,12 +131,9 @@ def test_reference_scores_full_marks_public_and_hidden(reference_result):
 
 
 def test_every_check_name_starts_with_its_element(reference_result):
-    required = {"ShallowNet", "DeepNet", "Cnn", "EarlyStopping"}
-    for check in reference_result.checks:
-        assert check.element in required, check.name
-        assert check.description, check.name
-        if check.trains:
-            assert "accuracy" in check.name
+    assert_checks_named_by_element(reference_result, {"ShallowNet", "DeepNet", "Cnn", "EarlyStopping"},
+                                   BUGS)
+    assert all("accuracy" in c.name for c in reference_result.checks if c.trains)
 
 
 def test_accuracy_checks_report_learning_curves(reference_result):
