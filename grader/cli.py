@@ -220,8 +220,10 @@ def list_command(
     from grader.judge import collect_checks
 
     table = Table(title="assignments", title_justify="left")
-    for column in ("name", "title", "points", "public checks", "hidden checks", "time budget"):
-        table.add_column(column)
+    table.add_column("name", no_wrap=True)
+    table.add_column("title", ratio=1)  # the title wraps; names and numbers never do
+    for column in ("points", "public", "hidden", "budget"):
+        table.add_column(column, justify="right", no_wrap=True)
     try:
         for a in list_assignments():
             a.hidden_root = hidden_root(hidden_dir)

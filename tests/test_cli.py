@@ -68,8 +68,19 @@ def test_syntax_error_fails_every_check_with_the_students_line(tmp_path):
 
 
 def test_list_shows_the_assignments():
+    from grader.assignment import list_assignments
+    from grader.judge import collect_checks
+
     result = grade("list")
-    assert result.exit_code == 0 and "mlp_pixels" in result.output
+    assert result.exit_code == 0
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()}
+    for assignment in list_assignments():
+        checks = collect_checks(assignment)
+        public = sum(1 for c in checks if c[2] == "public")
+        cells = [cell.strip() for cell in rows[assignment.name].split("│")[-5:-1]]
+        assert cells == [f"{sum(c[1] for c in checks):g}", str(public), str(len(checks) - public),
+                         f"{assignment.time_budget_s:g} s"], rows[assignment.name]
 
 
 def test_template_command_copies_a_starter_and_refuses_to_overwrite(tmp_path):
