@@ -121,7 +121,11 @@ def as_number(value: Any, what: str) -> float:
         return float(value.item())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond 1.8e308
+        raise CheckFailure(f"{what}: expected a number of sensible size, got "
+                           f"{describe_value(value)}") from None
 
 
 def check_number(value: Any, expected: float, what: str, *, rtol: float = 1e-5,

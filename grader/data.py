@@ -88,6 +88,25 @@ class Dataset:
         return tuple(self.subset(idx, f"{self.name}/{n}") for idx, n in zip(parts, names))
 
 
+    def resplit(self, sizes: Sequence[float], seed: int, test_seed: int,
+                names: Sequence[str] = ("train", "valid", "test")) -> tuple["Dataset", ...]:
+        """Another split that keeps the held-out images: the last part is the one
+        ``split(sizes, test_seed)`` gives, the other parts are drawn again from the rest with
+        ``seed`` (``resplit(sizes, s, s)`` is ``split(sizes, s)``).
+
+        Why: a student process keeps its memory between checks, so it can remember every
+        labelled image a check trains it on. Scoring a second training on a fresh split would
+        score it on images it has already seen with their labels.
+        """
+        if seed == test_seed:
+            return self.split(sizes, seed, names)
+        parts = stratified_split(self.labels, sizes, test_seed)
+        rest = torch.cat(parts[:-1])
+        again = stratified_split(self.labels[rest], [len(p) for p in parts[:-1]], seed)
+        indices = [rest[i] for i in again] + [parts[-1]]
+        return tuple(self.subset(idx, f"{self.name}/{n}") for idx, n in zip(indices, names))
+
+
 def stratified_split(labels: torch.Tensor, sizes: Sequence[float], seed: int = 0) -> list[torch.Tensor]:
     """Split indices into parts of the given sizes, each with the class proportions of ``labels``.
 

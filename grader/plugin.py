@@ -210,11 +210,23 @@ class GradingPlugin:
 
         Checks send train and valid labels to the student process, never the test labels.
         """
+        return mnist_pool.split(self._split_sizes(), seed=self._split_seed())
+
+    @pytest.fixture(scope="session")
+    def mnist_resplit(self, mnist_pool):
+        """``mnist_resplit(seed)``: (train, valid, test) with train and valid drawn again with
+        ``seed`` and the very test images of ``mnist`` — no check ever sends those with their
+        labels to the student process, so a second training is still scored on unseen images."""
+        return lambda seed: mnist_pool.resplit(self._split_sizes(), seed=seed,
+                                               test_seed=self._split_seed())
+
+    def _split_sizes(self) -> list[int]:
         settings = self.context.assignment.settings
-        pool = mnist_pool
-        sizes = [int(settings.get("train_size", 4000)), int(settings.get("valid_size", 500)),
-                 int(settings.get("test_size", 500))]
-        return pool.split(sizes, seed=int(settings.get("split_seed", 0)))
+        return [int(settings.get("train_size", 4000)), int(settings.get("valid_size", 500)),
+                int(settings.get("test_size", 500))]
+
+    def _split_seed(self) -> int:
+        return int(self.context.assignment.settings.get("split_seed", 0))
 
     @pytest.fixture(scope="session")
     def usps(self) -> tuple[datasets.Dataset, datasets.Dataset]:

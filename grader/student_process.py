@@ -43,6 +43,52 @@ class LoadReport:
     errors: list[dict] = field(default_factory=list)
 
 
+# ------------------------------------------------------------------------------------------
+# The two structured replies of the child, checked field by field: the child is untrusted, and
+# the judge builds its messages from them.
+# ------------------------------------------------------------------------------------------
+
+MAX_MESSAGE = 2000
+MAX_FRAMES = 8
+
+
+def error_report(error: Any) -> dict | None:
+    """``{"type", "message", "frames": [[file, line, function, code]], "name"}`` with every
+    field of the right type, strings cut to size; None when it is not that."""
+    if not isinstance(error, dict):
+        return None
+    kind, message, frames = error.get("type"), error.get("message", ""), error.get("frames", [])
+    if not (isinstance(kind, str) and isinstance(message, str) and isinstance(frames, list)):
+        return None
+    clean = []
+    for frame in frames[-MAX_FRAMES:]:
+        if not (isinstance(frame, (list, tuple)) and len(frame) == 4
+                and [type(v) for v in frame] == [str, int, str, str]):
+            return None
+        clean.append([frame[0][:500], frame[1], frame[2][:200], frame[3][:500]])
+    name = error.get("name")
+    return {"type": kind[:100], "message": message[:MAX_MESSAGE], "frames": clean,
+            "name": name[:200] if isinstance(name, str) else None}
+
+
+def load_report(reply: Any) -> LoadReport | None:
+    """The load reply: the names defined, and an error report (plus its line) per failed
+    top-level statement; None when it is not that."""
+    if not isinstance(reply, dict):
+        return None
+    defined, errors = reply.get("defined"), reply.get("errors")
+    if not (isinstance(defined, list) and all(isinstance(n, str) for n in defined)
+            and isinstance(errors, list)):
+        return None
+    clean = []
+    for error in errors:
+        report = error_report(error)
+        if report is None or type(error.get("lineno")) is not int:
+            return None
+        clean.append({**report, "lineno": error["lineno"], "import": error.get("import") is True})
+    return LoadReport(defined, clean)
+
+
 class CappedOutput:
     """The child's stdout/stderr, kept up to a cap; never parsed for anything."""
 
@@ -120,7 +166,13 @@ class StudentProcess:
         except CheckFailure as failure:
             self._load_failure = failure
             raise
-        self.load_report = self.last_load_report = LoadReport(reply["defined"], reply["errors"])
+        report = load_report(reply)
+        if report is None:
+            self._stop()
+            self._load_failure = BadReply("loading the submission: the student process sent back "
+                                          "a malformed load report; it was stopped")
+            raise self._load_failure
+        self.load_report = self.last_load_report = report
         self.stats.startups += 1
         self.stats.startup_s += time.perf_counter() - self._spawned_at
         return self.load_report
@@ -235,7 +287,12 @@ class StudentProcess:
             self._stop()
             raise BadReply(f"{what}: the student process answered out of turn; it was stopped")
         if "error" in reply:
-            raise self._student_error(what, reply["error"])
+            error = error_report(reply["error"])
+            if error is None:
+                self._stop()
+                raise BadReply(f"{what}: the student process sent back a malformed error report; "
+                               "it was stopped")
+            raise self._student_error(what, error)
         return self._wrap(reply.get("ok"))
 
     def _receive(self, timeout: float, what: str) -> bytes:

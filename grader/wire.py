@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import math
+import reprlib
 import socket
 import struct
 import warnings
@@ -138,14 +139,26 @@ def loads(payload: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             warnings.simplefilter("ignore")
             tree = torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
     except Exception as e:  # the weights-only unpickler refuses anything that is not data
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WireError(f"reply is not plain data: {first}") from None
-    return from_wire(tree)
+        raise WireError(f"reply is not plain data: {_refusal_reason(e)}") from None
+    return from_wire(tree, max_bytes=max_bytes)
 
 
-def from_wire(tree: Any) -> Any:
+def _refusal_reason(error: Exception) -> str:
+    """The unpickler's own reason, without torch's paragraph about trusting the file."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    text = text.split("Check the documentation of torch.load")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = lines[0].split(". Please use")[0] if lines else type(error).__name__
+    if reason.startswith("Unsupported operand 13"):  # pickle's LONG1 / LONG4
+        reason += " (an integer too large for 64 bits?)"
+    return reason[:200]
+
+
+def from_wire(tree: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Validate a decoded tree node by node and rebuild ndarrays, handles and paths."""
-    counter = [0]
+    counter = [0, 0, max_bytes]  # nodes seen, tensor bytes seen, tensor bytes allowed
     return _from_wire(tree, 0, counter)
 
 
@@ -161,8 +174,7 @@ def _from_wire(node: Any, depth: int, counter: list[int]) -> Any:
     if kind is float:
         return node
     if kind is torch.Tensor:
-        if node.layout != torch.strided or node.device.type != "cpu" or node.requires_grad:
-            raise WireError("reply holds a tensor that is not a plain CPU tensor")
+        _check_tensor(node, counter)
         return node
     if kind in (list, tuple):
         items = [_from_wire(v, depth + 1, counter) for v in node]
@@ -176,9 +188,33 @@ def _from_wire(node: Any, depth: int, counter: list[int]) -> Any:
     raise WireError(f"reply holds a {kind.__name__}, which is not data")
 
 
+def _check_tensor(t: torch.Tensor, counter: list[int]) -> None:
+    """A tensor the judge may compute on: plain, of a numeric dtype, dense, and backed by bytes
+    that were really sent. The honest child sends contiguous copies; a crafted frame could send
+    a stride-0 view of one float posing as 10^15 elements, or many views of one storage, which
+    the judge would then spend hours on: the logical size of all tensors together is capped."""
+    if t.layout != torch.strided or t.device.type != "cpu" or t.requires_grad:
+        raise WireError("reply holds a tensor that is not a plain CPU tensor")
+    if t.dtype not in _TENSOR_DTYPES:
+        raise WireError(f"reply holds a tensor of dtype {t.dtype}, which is not a plain "
+                        "number type")
+    if not t.is_contiguous():
+        raise WireError(f"reply holds a non-contiguous tensor of shape {list(t.shape)}")
+    if t.storage_offset() * t.element_size() + t.numel() * t.element_size() > t.untyped_storage().nbytes():
+        raise WireError(f"reply holds a tensor of shape {list(t.shape)} larger than its data")
+    counter[1] += t.numel() * t.element_size()
+    if counter[1] > counter[2]:
+        raise WireError(f"reply holds more than {counter[2]:,} bytes of tensor data")
+
+
+_TENSOR_DTYPES = {torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64,
+                  torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool}
+
+
 def _from_tag(node: dict, depth: int, counter: list[int]) -> Any:
     tag = node[TAG]
-    if tag == "ndarray" and set(node) == {TAG, "data"} and type(node["data"]) is torch.Tensor:
+    if (tag == "ndarray" and set(node) == {TAG, "data"} and type(node["data"]) is torch.Tensor
+            and node["data"].dtype != torch.bfloat16):  # NumPy has no bfloat16
         return _from_wire(node["data"], depth + 1, counter).numpy()
     if tag == "handle" and type(node.get("id")) is int and type(node.get("type")) is str:
         return Handle(node["id"], node["type"][:200], str(node.get("repr", ""))[:500])
@@ -223,5 +259,20 @@ def describe_value(value: Any, limit: int = 80) -> str:
         return f"a {value.type} object"
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
-    text = repr(value)
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of {len(str(value)) if value.bit_length() < 10_000 else 'over 3,000'} digits"
+    # reprlib bounds the work, not just the text: a list of 1,000 references to one 10 MB
+    # string is 10 MB on the wire but 10 GB through repr().
+    text = _SHORT_REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = short.maxlong = 80
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 6
+    short.maxlevel = 3
+    return short
+
+
+_SHORT_REPR = _short_repr()

@@ -48,6 +48,26 @@ def test_split_parts_are_disjoint_and_fractions_work():
         data.stratified_split(labels, [150, 50], seed=0)
 
 
+def test_resplit_draws_train_and_valid_again_but_keeps_the_held_out_images():
+    ds = data.load_mnist_offline()
+    sizes = [4000, 500, 500]
+    train0, valid0, test0 = ds.split(sizes, seed=0)
+    train, valid, test = ds.resplit(sizes, seed=1, test_seed=0)
+    assert torch.equal(test.images, test0.images) and torch.equal(test.labels, test0.labels)
+    assert not torch.equal(train.labels, train0.labels)
+    assert torch.bincount(train.labels, minlength=10).tolist() == [400] * 10
+    assert torch.bincount(valid.labels, minlength=10).tolist() == [50] * 10
+    rows = lambda d: {bytes(r.numpy().tobytes()) for r in d.flat()}
+    seen = rows(train) | rows(valid)
+    assert len(seen) == 4500 and not seen & rows(test)       # never a held-out image
+    assert rows(train) != rows(train0)                        # a new draw of the rest
+    same = ds.resplit(sizes, seed=0, test_seed=0)             # same seed: exactly split()
+    assert all(torch.equal(a.images, b.images) for a, b in zip(same, (train0, valid0, test0)))
+    # two parts (the perceptron's train / held-out) work the same way
+    two = ds.resplit([4000, 1000], seed=2, test_seed=0, names=("train", "test"))
+    assert torch.equal(two[1].labels, ds.split([4000, 1000], seed=0)[1].labels)
+
+
 def test_course_pickle_round_trip(tmp_path):
     ds = data.load_mnist_offline()
     train, test = ds.split([300, 100], seed=0, names=("train", "test"))

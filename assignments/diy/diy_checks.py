@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from grader.checks import (FD_STEP, FD_THRESHOLD, check_close, check_finite,
                            check_number, linear_credit, relative_error)
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.wire import describe_value
 
 RECIPES = "grader.recipes.numpy_modules"
 MISSING = "<missing>"
@@ -747,13 +748,13 @@ def mlp_accuracy_scenario(student, settings, usps, score, seed: int) -> None:
 def training_curve(history, epochs, what) -> list[float]:
     if not isinstance(history, (list, tuple)) or len(history) != epochs:
         raise CheckFailure(f"{what} should return one mean loss per epoch ({epochs} numbers); got "
-                           f"{str(history)[:80]}")
+                           f"{describe_value(history)}")
     values = []
     for v in history:
         if isinstance(v, np.ndarray) and v.size == 1:
             v = v.item()
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise CheckFailure(f"{what} should return a list of numbers; got {str(history)[:80]}")
+            raise CheckFailure(f"{what} should return a list of numbers; got {describe_value(history)}")
         values.append(float(v))
     return values
 

@@ -12,6 +12,7 @@ from torch import nn
 from grader import model_checks as mc
 from grader.checks import check_close, check_int
 from grader.failures import CheckFailure
+from grader.wire import describe_value
 
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
 
@@ -115,7 +116,7 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
     for key in ("train_loss", "valid_loss"):
         if not isinstance(history[key], list) or len(history[key]) != epochs:
             raise CheckFailure(f"fit(..., epochs={epochs}): history[{key!r}] should hold one loss "
-                               f"per epoch; got {str(history[key])[:80]}")
+                               f"per epoch; got {describe_value(history[key])}")
     check_close(torch.tensor([float(v) for v in history["valid_loss"]]),
                 torch.tensor(valid_losses), "fit's history['valid_loss']", rtol=1e-4, atol=1e-5)
     check_int(history["best_epoch"], best, "fit's best_epoch (0-based index of the lowest valid "

@@ -324,9 +324,12 @@ def cross_entropy_matches(student, z: torch.Tensor, kind: str, seed: int) -> Non
 
 def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
     """Train with the student's init_params and update (the course's loop, in the child);
-    predictions x @ w + b computed here from the returned w, b; linear credit."""
-    train, test = pool.split([int(settings["train_size"]), int(settings["test_size"])],
-                             seed=split_seed)
+    predictions x @ w + b computed here from the returned w, b; linear credit. The held-out
+    images are those of the settings' split_seed whatever ``split_seed``: the student process
+    remembers what earlier checks trained it on."""
+    train, test = pool.resplit([int(settings["train_size"]), int(settings["test_size"])],
+                               seed=split_seed, test_seed=int(settings["split_seed"]),
+                               names=("train", "test"))
     epochs, eta = int(settings["accuracy_epochs"]), float(settings["accuracy_eta"])
     batch_size = int(settings["accuracy_batch_size"])
     student.process.reseed(split_seed)

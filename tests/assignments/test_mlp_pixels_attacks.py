@@ -39,6 +39,9 @@ ATTACKS = [
         "        return self.layers(self.flatten(x)) * 0",
         "MLP activation matches reference [Sigmoid]", "MLP activation matches reference [ReLU]",
         "MLP is not linear", *ACCURACY),
+    # An answer that is small on the wire but huge once printed (1,000 references to one 10 MB
+    # string): the message describes it in a few characters, the judge's memory stays flat.
+    bug("repr_bomb_in_count_parameters", COUNT_LINE, '    return ["x" * 10**7] * 1000\n', *COUNT),
     # Using far more memory than allowed kills (or fails) that request only.
     bug("memory_hog_in_count_parameters", COUNT_LINE,
         "    hog = torch.ones(5 * 2**30, dtype=torch.float32)  # 20 GB\n" + COUNT_LINE, *COUNT),
@@ -50,6 +53,7 @@ def test_attack_gains_nothing(tmp_path, mutation):
     result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE, hidden=True)
     assert_loses_exactly(result, mutation)
     assert result.score == sum(c.score for c in result.checks) <= result.max_score
+    assert all(len(c.message) < 2000 for c in result.checks)
 
 
 def test_fake_output_is_captured_not_parsed(tmp_path):
@@ -98,3 +102,56 @@ def test_same_submission_same_score_three_times(tmp_path):
     assert scores[0] == scores[1] == scores[2]
     assert 0 < runs[0].score < runs[0].max_score
     assert losing(runs[0])
+
+
+# A model that never learns (no optimizer.step) but remembers every labelled image it is shown
+# — its train_loop's batches, and the validation labels it finds up the call stack — and
+# answers from memory in eval mode. The student process keeps its memory between checks, so
+# this gained the hidden accuracy check when "another split" re-drew the test images from
+# images an earlier check had trained on; now no scored image is ever sent with its label.
+REMEMBER = '''
+MEMO = {}
+
+
+def _remember(x, labels):
+    for row, label in zip(x.reshape(len(x), -1), labels):
+        MEMO[row.numpy().tobytes()] = int(label)
+
+
+def _recall(x, out):
+    for i, row in enumerate(x.reshape(len(x), -1)):
+        label = MEMO.get(row.numpy().tobytes())
+        if label is not None:
+            out[i] = -100.0
+            out[i, label] = 100.0
+    return out
+
+
+class MLP(nn.Module):'''
+FORWARD_MEMO = '''        out = self.layers(self.flatten(x))
+        import sys
+        frame = sys._getframe(1)
+        while frame is not None:  # the grader's mean_loss(valid) holds the labels in `yb`
+            yb = frame.f_locals.get("yb")
+            if isinstance(yb, torch.Tensor) and len(yb) == len(x):
+                _remember(x.detach(), yb)
+                break
+            frame = frame.f_back
+        return out if self.training else _recall(x.detach(), out.detach().clone())'''
+
+
+def test_remembering_labels_between_checks_gains_nothing(tmp_path):
+    text = (REPO / "reference" / f"{MODULE}.py").read_text()
+    for old, new in [("class MLP(nn.Module):", REMEMBER),
+                     ("        return self.layers(self.flatten(x))", FORWARD_MEMO),
+                     ("    for x, y in dataloader:\n        optimizer.zero_grad()",
+                      "    for x, y in dataloader:\n        _remember(x, y)\n        optimizer.zero_grad()"),
+                     ("        optimizer.step()\n", "")]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (tmp_path / f"{MODULE}.py").write_text(text)
+    result = grade(tmp_path / f"{MODULE}.py", MODULE, hidden=True)
+    # exactly what a model that never learns loses (train_no_step in the corpus)
+    assert losing(result) == {"train_loop matches reference",
+                              "train_loop with adam and an uneven last batch", *ACCURACY}
+    assert all(c.score == 0 for c in result.checks if c.name in ACCURACY)

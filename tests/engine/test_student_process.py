@@ -143,3 +143,91 @@ def test_basic_isolation_still_grades(spawn):
     assert student.double(2) == 4.0
     with pytest.raises(StudentError, match="not available to submissions"):
         spawn("def peek():\n    import reference.mlp_pixels\n", ["peek"], isolation=BASIC)[0].peek()
+
+
+# A child is free to rewrite the grader's code inside itself: these submissions patch the
+# child's side of the wire (in the body of a class the assignment requires: loading runs it),
+# and the judge must still refuse what they send with a clear message — never hang, crash or
+# trust it.
+PATCHED_LOAD_REPORT = '''
+def _patch():
+    import grader.wire as w
+    original = w.to_wire
+    def to_wire(value, **kw):
+        if isinstance(value, dict) and "defined" in value and "errors" in value:
+            value = dict(value, errors=[{"lineno": 1}])   # off-schema: no type, no message
+        return original(value, **kw)
+    w.to_wire = to_wire
+    return True
+
+class Evil:
+    patched = _patch()
+
+def double(x):
+    return 2 * x
+'''
+
+PATCHED_ERROR_REPORT = '''
+def _patch():
+    import grader.student_server as ss
+    ss.Server.describe = lambda self, exc: "not a dict"
+    return True
+
+class Evil:
+    patched = _patch()
+
+def fails():
+    raise ValueError("boom")
+'''
+
+PATCHED_TENSORS = '''
+import torch
+
+def _patch():
+    import grader.wire as w
+    w._clean_tensor = lambda t: t      # send views as they are
+    return True
+
+class Evil:
+    patched = _patch()
+
+def predictions(n):
+    return torch.zeros(1).expand(n, 10**12)   # 4 bytes on the wire, 5e14 "elements"
+'''
+
+
+def test_malformed_load_report_is_refused(spawn):
+    student, process = spawn(PATCHED_LOAD_REPORT, ["Evil", "double"])
+    with pytest.raises(BadReply, match="malformed load report"):
+        student.double(2)
+    with pytest.raises(BadReply, match="malformed load report"):  # not retried: same answer
+        student.double(3)
+
+
+def test_malformed_error_report_is_refused(spawn):
+    student, process = spawn(PATCHED_ERROR_REPORT, ["Evil", "fails"])
+    with pytest.raises(BadReply, match="malformed error report"):
+        student.fails()
+    assert not process.running  # stopped: the next request starts a fresh one
+
+
+def test_crafted_stride_zero_tensor_is_refused_not_computed_on(spawn):
+    student, process = spawn(PATCHED_TENSORS, ["Evil", "predictions"])
+    with pytest.raises(BadReply, match="non-contiguous tensor of shape \\[500, 1000000000000\\]"):
+        student.predictions(500)
+
+
+def test_error_and_load_reports_are_checked_field_by_field():
+    from grader.student_process import error_report, load_report
+
+    good = {"type": "ValueError", "message": "m" * 5000, "frames": [["f.py", 3, "g", "x = 1"]],
+            "name": None}
+    clean = error_report(good)
+    assert clean["type"] == "ValueError" and len(clean["message"]) == 2000
+    for bad in ("text", {"type": 1}, {**good, "frames": [["f.py", "3", "g", ""]]},
+                {**good, "frames": "x"}, {**good, "message": None}):
+        assert error_report(bad) is None, bad
+    assert load_report({"defined": ["MLP"], "errors": [{**good, "lineno": 4}]}).defined == ["MLP"]
+    for bad in ({"defined": "MLP", "errors": []}, {"defined": [], "errors": [{"lineno": 1}]},
+                {"defined": [], "errors": [{**good, "lineno": "1"}]}, ["defined"]):
+        assert load_report(bad) is None, bad

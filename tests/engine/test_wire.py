@@ -71,6 +71,35 @@ def test_size_cap_and_schema():
         wire.from_wire(deep)
 
 
+def test_crafted_tensors_the_judge_would_choke_on_are_refused():
+    # A frame written by a hostile child (bypassing to_wire): 1.5 kB claiming 5e14 elements.
+    huge = torch.zeros(1).expand(500, 10**12)
+    with pytest.raises(wire.WireError, match="non-contiguous"):
+        wire.loads(wire.dumps(huge))
+    # Many views of one storage: each is dense, together far more than was sent.
+    block = torch.zeros(2**20)
+    with pytest.raises(wire.WireError, match="more than 8,000,000 bytes of tensor data"):
+        wire.loads(wire.dumps([block] * 3), max_bytes=8_000_000)
+    with pytest.raises(wire.WireError, match="dtype torch.complex64"):
+        wire.loads(wire.dumps(torch.zeros(3, dtype=torch.complex64)))
+    with pytest.raises(wire.WireError, match="unknown tagged value"):
+        wire.loads(wire.dumps({wire.TAG: "ndarray", "data": torch.zeros(2, dtype=torch.bfloat16)}))
+    with pytest.raises(wire.WireError, match=r"^reply is not plain data: Unsupported operand 139 "
+                       r"\(an integer too large for 64 bits\?\)$"):
+        wire.loads(wire.dumps({"n": 10**5000}))
+    # What the honest side sends still passes, views included (to_wire makes them compact).
+    assert torch.equal(roundtrip(huge[:2, :3]), torch.zeros(2, 3))
+
+
+def test_describing_a_value_costs_what_the_message_shows():
+    # 10 MB on the wire (one shared string), 10 GB through a plain repr().
+    text = wire.describe_value(["x" * 10**7] * 1000)
+    assert len(text) <= 80 and text.startswith("['xxx")
+    assert wire.describe_value(10**5000) == "an integer of over 3,000 digits"
+    assert wire.describe_value(10**400) == "an integer of 401 digits"
+    assert wire.describe_value({"a": [1, 2]}) == "{'a': [1, 2]}"
+
+
 def test_frames_over_a_socket():
     import socket
     a, b = socket.socketpair()

@@ -124,5 +124,6 @@ def test_cross_entropy_other_inputs(student, case):
 @pytest.mark.trains
 @pytest.mark.time_limit("accuracy_time_limit_s")
 def test_update_training_accuracy_on_another_split(student, settings, mnist_pool, score):
-    """The training check again, on another stratified split and seed."""
+    """The training check again, trained on another draw of the training images with another
+    seed, scored on the same held-out images (never sent with their labels)."""
     checks.training_accuracy(student, settings, mnist_pool, score, split_seed=1)
