@@ -76,33 +76,40 @@ def discover(source: Path, workdir: Path) -> list[Submission]:
                 if moodle["kind"] != "submission" or moodle["plugin"] != "file":
                     continue  # feedback folders, online text: nothing to grade
                 key, student = moodle["id"], f"{moodle['name']} ({moodle['id']})"
-            else:
-                key, student = _safe_key(entry.name), entry.name
+            else:  # one folder, one student: "Li Hua" and "Li-Hua" are two (keys made unique below)
+                key, student = entry.name, entry.name
             folders.setdefault(key, []).append((student, entry))
         elif entry.suffix.lower() in SOURCE_SUFFIXES:
             files.setdefault(entry.stem.lower(), []).append(entry)
     submissions = []
-    for key, found in folders.items():
-        student = found[0][0]
+    for group, found in folders.items():
+        student, key = found[0][0], _safe_key(group)
         if len(found) > 1:
             names = ", ".join(p.name for _, p in found)
             submissions.append(Submission(student, key, None, f"two submissions for one student: {names}"))
+        elif (link := _link_leaving(found[0][1])) is not None:
+            submissions.append(Submission(student, key, None, f"`{link}` is a link to a file "
+                                          "outside the submission: not read"))
         elif not any(p.is_file() for p in found[0][1].rglob("*")):
             submissions.append(Submission(student, key, None, "empty submission folder"))
         else:
             submissions.append(Submission(student, key, found[0][1]))
+    folder_of = {entry.name.lower(): entry for found in folders.values() for _, entry in found}
     for stem, paths in files.items():
         key = _safe_key(paths[0].stem)
-        if key in folders:
+        if stem in folder_of:
             submissions.append(Submission(paths[0].stem, key + "-file", None,
                                           f"two submissions for one student: {paths[0].name} and "
-                                          f"the folder {folders[key][0][1].name}"))
+                                          f"the folder {folder_of[stem].name}"))
         elif len(paths) > 1:
             submissions.append(Submission(paths[0].stem, key, None, "two submissions for one "
                                           f"student: {', '.join(p.name for p in paths)}"))
+        elif _link_leaving(paths[0]) is not None:
+            submissions.append(Submission(paths[0].stem, key, None, f"`{paths[0].name}` is a "
+                                          "link to a file outside the submissions: not read"))
         else:
             submissions.append(Submission(paths[0].stem, key, paths[0]))
-    return sorted(submissions, key=lambda s: s.key)
+    return sorted(_unique_keys(submissions), key=lambda s: s.key)
 
 
 def _ignored(name: str) -> bool:
@@ -110,8 +117,38 @@ def _ignored(name: str) -> bool:
 
 
 def _safe_key(name: str) -> str:
-    key = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    # \w keeps letters and digits of every script: 李华 and 王小明 are two students, not "student".
+    key = re.sub(r"[^\w.-]+", "-", name).strip("-.")
     return key or "student"
+
+
+def _unique_keys(submissions: list[Submission]) -> list[Submission]:
+    """Two students whose names give the same key ("Li Hua", "Li-Hua") get -2, -3...: each
+    key names the folder of one student's results, so a shared one would lose a result."""
+    seen: dict[str, int] = {}
+    for s in sorted(submissions, key=lambda s: (s.key, s.student)):
+        n = seen.get(s.key.lower(), 0) + 1  # case-insensitive file systems exist
+        seen[s.key.lower()] = n
+        if n > 1:
+            s.key = f"{s.key}-{n}"
+    return submissions
+
+
+def _link_leaving(folder: Path) -> str | None:
+    """A symbolic link in a submission that leads outside it (to /etc/passwd, to another
+    student, to the hidden checks): the judge reads submissions as the instructor, so it must
+    not follow it. Returns the link's name."""
+    if folder.is_symlink():  # a whole submission that is a link: whose files are those?
+        return folder.name
+    if folder.is_file():
+        return None
+    inside = folder.resolve()
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            target = path.resolve()
+            if target != inside and inside not in target.parents:
+                return str(path.relative_to(folder))
+    return None
 
 
 def extract_zip(path: Path, dest: Path) -> Path:
@@ -301,21 +338,29 @@ def _rows(out: Path, submissions: list[Submission]) -> list[dict]:
     return rows
 
 
+def _cell(text: str) -> str:
+    """Text a spreadsheet will not run: a student named `=HYPERLINK(...)` or a message starting
+    with `-` becomes a formula in Excel or LibreOffice unless quoted (OWASP's CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_grades(out: Path, submissions: list[Submission]) -> Path:
     """``grades.csv``: one row per student, one column per check, the total and any reason."""
     results = _load_results(out, submissions)
     names = list(dict.fromkeys(c.name for r in results if r is not None for c in r.checks))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["student", "id", "total", "max", "status", "reason", *names])
+    writer.writerow(["student", "id", "total", "max", "status", "reason", *map(_cell, names)])
     for s, result in zip(submissions, results):
         if result is None:
-            writer.writerow([s.student, s.key, "", "", "pending", "", *[""] * len(names)])
+            writer.writerow([_cell(s.student), _cell(s.key), "", "", "pending", "",
+                             *[""] * len(names)])
             continue
         scores = {c.name: c.score for c in result.checks}
         status = "error" if result.error else "graded"
-        writer.writerow([s.student, s.key, f"{result.score:g}", f"{result.max_score:g}", status,
-                         result.error or "", *[f"{scores[n]:g}" if n in scores else "" for n in names]])
+        writer.writerow([_cell(s.student), _cell(s.key), f"{result.score:g}",
+                         f"{result.max_score:g}", status, _cell(result.error or ""),
+                         *[f"{scores[n]:g}" if n in scores else "" for n in names]])
     path = out / "grades.csv"
     _atomic_write(path, buffer.getvalue())
     return path

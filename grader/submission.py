@@ -66,7 +66,7 @@ def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
     lowered = {n.lower() for n in accepted}
     package = path / module / "__init__.py"
     if package.is_file():
-        return package
+        return _not_a_link_out(package, path)
     files = sorted(p for p in path.rglob("*") if p.is_file() and not _ignored(p, path))
     matches = [p for p in files if p.name.lower() in lowered]
     # Shallowest first; between a .py and a notebook (a starter folder holds both) the one the
@@ -74,7 +74,7 @@ def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
     matches.sort(key=lambda p: (len(p.relative_to(path).parts), -p.stat().st_mtime,
                                 p.suffix != ".py", str(p)))
     if matches:
-        return matches[0]
+        return _not_a_link_out(matches[0], path)
     found = [str(p.relative_to(path)) for p in files if p.suffix in (".py", ".ipynb")]
     hint = f"; found {', '.join(found[:8])}" if found else "; the folder has no .py or .ipynb file"
     from grader.slicing import did_you_mean
@@ -82,6 +82,16 @@ def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
     if close:
         hint += f" — did you mean to name {close[0]} {accepted[0]}?"
     raise SubmissionError(f"no {' or '.join(accepted)} in {path}{hint}")
+
+
+def _not_a_link_out(file: Path, folder: Path) -> Path:
+    """The file, unless it is a symbolic link to something outside the submission folder: the
+    grader may run as the instructor, and must not show a student the start of another file."""
+    root, target = folder.resolve(), file.resolve()
+    if root not in target.parents:
+        raise SubmissionError(f"{file.relative_to(folder)} in {folder} is a link to a file outside "
+                              "the submission folder; submit the file itself")
+    return file
 
 
 def _ignored(p: Path, root: Path) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 from corpus import REPO, as_notebook, bug
 from grader.assignment import load_assignment
-from grader.batch import discover, extract_zip, grade_one, BatchError
+from grader.batch import BatchError, discover, extract_zip, grade_one, write_grades
 
 MODULE = "mlp_pixels"
 REFERENCE = (REPO / "reference" / f"{MODULE}.py").read_text()
@@ -71,6 +71,47 @@ def test_discover_names_students_from_folders_files_and_moodle(tmp_path):
     assert found["10005"].student == "Eve Adams (10005)"
     assert found["judy"].problem.startswith("two submissions for one student")
     assert found["heidi"].problem == "empty submission folder"
+
+
+def test_links_leaving_a_submission_are_not_followed(tmp_path):
+    """The judge reads submissions as the instructor: a link to /etc/passwd, to the hidden
+    checks or to another student's work gets a row with the reason, and nothing is read."""
+    subs = tmp_path / "subs"
+    for name in ("alice", "eve", "mallory"):
+        (subs / name).mkdir(parents=True)
+    (subs / "alice" / "mlp_pixels.py").write_text(REFERENCE)
+    (subs / "eve" / "mlp_pixels.py").symlink_to("/etc/passwd")
+    (subs / "mallory" / "mlp_pixels.py").symlink_to(subs / "alice" / "mlp_pixels.py")
+    (subs / "trudy").symlink_to(subs / "alice")               # a whole folder that is a link
+    (subs / "oscar.py").symlink_to(subs / "alice" / "mlp_pixels.py")
+    (subs / "alice" / "helpers").mkdir()                        # a link inside stays allowed
+    (subs / "alice" / "helpers" / "same.py").symlink_to(subs / "alice" / "mlp_pixels.py")
+    found = {s.key: s for s in discover(subs, tmp_path / "work")}
+    assert found["alice"].problem is None and found["alice"].path == subs / "alice"
+    for key in ("eve", "mallory", "trudy", "oscar"):
+        assert found[key].path is None and "is a link to a file outside" in found[key].problem, key
+    # `grade check` refuses the same link with a one-line error
+    from grader.submission import SubmissionError, find_submission_file
+    with pytest.raises(SubmissionError, match="is a link to a file outside the submission folder"):
+        find_submission_file(subs / "eve", MODULE, [])
+
+
+def test_every_student_gets_their_own_key_and_a_spreadsheet_safe_row(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("李华", "王小明", "Li Hua", "Li-Hua", "li_hua", "=HYPERLINK(evil)", "-2+3"):
+        (subs / name).mkdir()
+        (subs / name / "mlp_pixels.py").write_text(REFERENCE)
+    found = discover(subs, tmp_path / "work")
+    keys = [s.key for s in found]
+    assert len(set(k.lower() for k in keys)) == len(keys) == 7, keys  # one results folder each
+    assert {"李华", "王小明"} <= set(keys)
+    assert {"Li-Hua", "Li-Hua-2"} <= set(keys)
+    (tmp_path / "out").mkdir()
+    rows = list(csv.reader(write_grades(tmp_path / "out", found).open()))
+    students = {row[0] for row in rows[1:]}
+    assert "'=HYPERLINK(evil)" in students and "'-2+3" in students
+    assert not any(cell[:1] in "=+-@" for row in rows for cell in row[:2] if cell)
 
 
 def test_zip_with_a_corrupt_member_gets_a_row_with_the_reason(tmp_path):
