@@ -119,7 +119,12 @@ def _ignored(name: str) -> bool:
 def _safe_key(name: str) -> str:
     # \w keeps letters and digits of every script: 李华 and 王小明 are two students, not "student".
     key = re.sub(r"[^\w.-]+", "-", name).strip("-.")
+    if key.lower() in CLASS_OUTPUTS:  # a student called grades.csv must not become the class's
+        key = "student-" + key
     return key or "student"
+
+
+CLASS_OUTPUTS = {"grades.csv", "summary.html"}  # next to the students' folders in --out
 
 
 def _unique_keys(submissions: list[Submission]) -> list[Submission]:
@@ -170,17 +175,17 @@ def extract_zip(path: Path, dest: Path) -> Path:
             if root not in target.parents and target != root:
                 raise BatchError(f"{path}: entry {info.filename!r} would be written outside "
                                  "the extraction folder")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as fin, open(target, "wb") as fout:
                     shutil.copyfileobj(fin, fout)
             except (zipfile.BadZipFile, OSError, EOFError) as e:
-                # One corrupt member: that student gets an error row, the others are graded.
-                target.write_bytes(b"")
-                (target.parent / f".corrupt-{target.name}").write_text(str(e))
+                # One corrupt member (bad data, a file and a folder of one name...): that
+                # student gets an error row, the others are graded.
+                _mark_corrupt(target, e)
     return dest
 
 
@@ -195,6 +200,17 @@ def error_result(assignment: Assignment, submission: Submission, reason: str) ->
                          submission=str(submission.path or ""), student=submission.student,
                          hidden_included=True, grader_version=grader.__version__,
                          checks_hash=assignment.checks_hash(True), error=reason)
+
+
+def _mark_corrupt(target: Path, error: Exception) -> None:
+    marker = target.parent / f".corrupt-{target.name}"
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{type(error).__name__}: {error.strerror if isinstance(error, OSError) and error.strerror else error}")
+        if not target.exists():
+            target.write_bytes(b"")
+    except OSError:  # a path the archive made impossible (a file where a folder must be)
+        pass
 
 
 def _corrupt_member(path: Path) -> str | None:
@@ -227,19 +243,25 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
                             "not be extracted")
     target = folder / f".{RESULT_FILE}.judge"
     target.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "grader.judge", str(submission.path), "--assignment",
-            assignment.name, "--hidden", "--student", submission.student, "--json-out", str(target),
-            "--data", data_source]
+    # `python -m` puts the current folder first on sys.path, and instructors run batches from
+    # the submissions folder: a student's `pytest.py` would be imported by the judge, outside
+    # any sandbox. -P (3.11+) keeps it off; the judge also runs from the student's results
+    # folder, which holds only our files (all paths are absolute for that).
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    argv = [sys.executable, *safe_path, "-m", "grader.judge", os.path.abspath(submission.path),
+            "--assignment", assignment.name, "--hidden", "--student", submission.student,
+            "--json-out", os.path.abspath(target), "--data", data_source]
     if hidden_dir:
-        argv += ["--hidden-dir", hidden_dir]
+        argv += ["--hidden-dir", os.path.abspath(hidden_dir)]
     if require_isolation:
         argv += ["--require-isolation"]
     env = dict(os.environ)
-    env["GRADER_ASSIGNMENTS"] = str(assignment.folder.parent)
+    env["GRADER_ASSIGNMENTS"] = os.path.abspath(assignment.folder.parent)
     timeout = assignment.time_budget_s * 2 + 120
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                              cwd=folder, preexec_fn=_die_with_parent if sys.platform == "linux"
+                              else None)
     except subprocess.TimeoutExpired:
         return error_result(assignment, submission, f"grading did not finish within {timeout:g} s")
     if proc.returncode != 0 or not target.is_file():

@@ -10,6 +10,7 @@ only: never their message (it may describe the hidden inputs), never their sourc
 from __future__ import annotations
 
 import base64
+import html
 import io
 import statistics
 from dataclasses import dataclass
@@ -34,11 +35,12 @@ class Plot:
 
 
 def _md_cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return _md_inline(text).replace("|", "\\|")
 
 
 def _md_inline(text: str) -> str:
-    return " ".join(str(text).split())
+    # Markdown passes HTML through: a student named `<img src=x onerror=...>` stays text.
+    return html.escape(" ".join(str(text).split()), quote=False)
 
 
 def _md_code(text: str) -> str:

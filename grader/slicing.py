@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import difflib
 import symtable
+import sys
 from dataclasses import dataclass, field
 
 
@@ -96,6 +97,21 @@ def top_level_statements(tree: ast.Module) -> list[ast.stmt]:
 def plan(source: str, filename: str, required: list[str]) -> SlicePlan:
     """Decide which top-level statements run so that ``required`` names get defined."""
     tree = parse(source, filename)
+    # The analysis walks the tree recursively: a long `a + b + ...` chain (valid Python, 600
+    # terms) is 600 levels deep. Allow deep trees; a tree deeper still is a clear error.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return _plan(tree, source, filename, required)
+    except RecursionError:
+        raise SubmissionSyntaxError(filename, None, None, "cannot be analysed: an expression is "
+                                    "nested too deeply (split it into several statements)",
+                                    "") from None
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _plan(tree: ast.Module, source: str, filename: str, required: list[str]) -> SlicePlan:
     lines = source.splitlines()
     scope_globals = _child_scope_globals(source, filename)
     statements = [_describe(i, node, lines, scope_globals) for i, node in enumerate(tree.body)]

@@ -8,12 +8,18 @@ never saw.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_SOURCE_BYTES = 5 * 2**20  # a notebook with embedded plots can be big; its code is not
+# Notebooks are parsed in the judge (nbformat + nbconvert), before any time budget applies:
+# 100,000 cells took 32 s there. A real practical has a few hundred cells and a few MB.
+MAX_NOTEBOOK_BYTES = 100 * 2**20
+MAX_CELLS = 5_000
 
 
 class SubmissionError(Exception):
@@ -106,9 +112,11 @@ def read_source(file: Path, module: str) -> Source:
         raw = file.read_bytes()
     except OSError as e:
         raise SubmissionError(f"{file}: cannot be read ({e.strerror or e})") from None
-    if len(raw) > MAX_SOURCE_BYTES and file.suffix != ".ipynb":
-        raise SubmissionError(f"{file}: {len(raw):,} bytes, more than the {MAX_SOURCE_BYTES:,} a "
-                              "source file may have")
+    notebook = file.suffix == ".ipynb"
+    limit = MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES
+    if len(raw) > limit:
+        what = "a notebook may have (clear its outputs)" if notebook else "a source file may have"
+        raise SubmissionError(f"{file}: {len(raw):,} bytes, more than the {limit:,} {what}")
     if file.suffix == ".ipynb":
         text, cells = notebook_to_python(raw, file)
         return Source(file, module, text, "ipynb", file.parent, cells)
@@ -142,17 +150,36 @@ def strip_magics(code: str) -> str:
     starts with a cell magic keeps its body when the magic runs Python (``%%time``,
     ``%%capture``) and is dropped otherwise (``%%bash``, ``%%writefile``).
     """
-    lines = code.splitlines()
+    lines = re.split(r"\r\n|\r|\n", code)  # Python's newlines only: not \x0c or \u2028
     if lines and lines[0].lstrip().startswith("%%"):
         magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
         if magic not in _PYTHON_CELL_MAGICS:
             return "\n".join("" for _ in lines)
         lines[0] = ""
-    out = []
+    out: list[str] = []
     for line in lines:
-        indent = line[: len(line) - len(line.lstrip())]
-        out.append(indent + "pass" if _looks_like_magic(line) else line)
+        # A magic starts a statement: `% (epoch, loss)` or `!= b` inside brackets or after a
+        # backslash continue the statement above, and a line inside a string is text.
+        if _looks_like_magic(line) and not _inside_statement(out):
+            indent = line[: len(line) - len(line.lstrip())]
+            line = indent + "pass"
+        out.append(line)
     return "\n".join(out)
+
+
+def _inside_statement(lines: list[str]) -> bool:
+    """Whether code ending with ``lines`` is in the middle of a statement (an open bracket, a
+    string, a backslash), so that the next line continues it."""
+    if not lines:
+        return False
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+            pass
+    except tokenize.TokenError:  # "EOF in multi-line statement / string"
+        return True
+    except SyntaxError:  # broken code above: let the parser report it later
+        return False
+    return False
 
 
 def _looks_like_magic(line: str) -> bool:
@@ -175,9 +202,15 @@ def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int
     except Exception as e:
         reason = " ".join(str(e).split())[:200]
         raise SubmissionError(f"{file}: not a readable notebook ({reason})") from None
+    if len(nb.cells) > MAX_CELLS:
+        raise SubmissionError(f"{file}: {len(nb.cells):,} cells, more than the {MAX_CELLS:,} a "
+                              "notebook may have")
     code_cells = []
     for number, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type == "code":
+        if cell.get("cell_type") == "code":
+            if not isinstance(cell.get("source"), str):
+                raise SubmissionError(f"{file}: not a readable notebook (cell {number} has no "
+                                      "source text)")
             cell.source = strip_magics(cell.source)
             code_cells.append(number)
     try:

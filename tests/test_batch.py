@@ -114,6 +114,24 @@ def test_every_student_gets_their_own_key_and_a_spreadsheet_safe_row(tmp_path):
     assert not any(cell[:1] in "=+-@" for row in rows for cell in row[:2] if cell)
 
 
+def test_a_student_file_named_like_a_module_never_runs_in_the_judge(tmp_path, monkeypatch):
+    """Instructors run batches from the submissions folder; `python -m` would put it first on
+    the judge's sys.path, and a student's pytest.py would run there, unsandboxed."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    marker = tmp_path / "PWNED"
+    (subs / "pytest.py").write_text(f"open({str(marker)!r}, 'w').write('judge')\n")
+    (subs / "alice.py").write_text((REPO / "reference" / "perceptron.py").read_text())
+    (subs / "grades.csv.py").write_text("x = 1\n")
+    monkeypatch.chdir(subs)
+    found = {s.student: s for s in discover(Path("."), tmp_path / "work")}
+    assert found["grades.csv"].key == "student-grades.csv"  # never the class's grades.csv
+    out = tmp_path / "out"
+    result = grade_one(load_assignment("perceptron"), found["alice"], out)
+    assert result.error is None and result.score == result.max_score
+    assert not marker.exists()
+
+
 def test_zip_with_a_corrupt_member_gets_a_row_with_the_reason(tmp_path):
     archive = tmp_path / "class.zip"
     with zipfile.ZipFile(archive, "w") as z:

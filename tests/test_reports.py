@@ -51,6 +51,14 @@ def test_markdown_table_cells_are_safe():
     md = reports.render(sample_result(), "md")
     row = next(line for line in md.splitlines() if "perf_loop" in line)
     assert row.count("|") - row.count("\\|") == 5
+    # Markdown lets HTML through: student-controlled text must arrive as text
+    assert "<b>" not in md and "&lt;b&gt;not bold" in md and "Ada &lt;Lovelace&gt;" in md
+    from grader.results import SkippedStatement
+    result = sample_result()
+    result.skipped = [SkippedStatement("a`<img src=x onerror=alert(1)>`b.py, line 3",
+                                       "train()", "training at the top level")]
+    # a backtick in a file name cannot close the code span and let the HTML out
+    assert "- `a'<img src=x onerror=alert(1)>'b.py, line 3`:" in reports.render(result, "md")
 
 
 def _chromium():

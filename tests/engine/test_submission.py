@@ -18,6 +18,39 @@ def test_strip_magics_keeps_python_and_line_numbers():
     assert strip_magics("%%bash\necho hi\nrm -rf /").strip() == ""
 
 
+def test_strip_magics_leaves_lines_that_continue_a_statement():
+    # `% (args)` formatting, `!=` and text inside strings start with % or !, but are not magics
+    cell = ('for epoch in range(3):\n    print("epoch %d"\n          % (epoch,))\n'
+            '    ok = (1\n          != 2)\n    s = """\n!not a magic\n"""\n    !ls\n'
+            'a = "x\u2028y"')
+    out = strip_magics(cell).split("\n")
+    assert out[2] == "          % (epoch,))" and out[4] == "          != 2)"
+    assert out[6] == "!not a magic" and out[8] == "    pass"
+    assert out[9] == 'a = "x\u2028y"'  # \u2028 is not a newline for Python
+    import ast
+    ast.parse(strip_magics(cell))
+
+
+def test_notebooks_too_big_or_malformed_are_one_clear_error(tmp_path, monkeypatch):
+    from grader import submission
+    path = _notebook(tmp_path / "MLP_pixels.ipynb", "x = 1", "y = 2", "z = 3")
+    monkeypatch.setattr(submission, "MAX_CELLS", 3)
+    with pytest.raises(SubmissionError, match="4 cells, more than the 3 a notebook may have"):
+        read_source(path, "mlp_pixels")
+    monkeypatch.setattr(submission, "MAX_CELLS", 5_000)
+    nb = nbformat.reads(path.read_text(), as_version=4)
+    del nb.cells[1]["source"]
+    path.write_text(nbformat.writes(nb, version=4))
+    with pytest.raises(SubmissionError, match=r"not a readable notebook \(cell 2 has no source"):
+        read_source(path, "mlp_pixels")
+
+
+def test_a_long_expression_is_analysed_not_a_crash():
+    from grader import slicing
+    source = "def forward(x):\n    return x\n\nBIG = " + " + ".join(["1"] * 800) + "\n"
+    assert slicing.plan(source, "f.py", ["forward"]).kept
+
+
 def _notebook(path, *cells):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# TP")] + [nbformat.v4.new_code_cell(c) for c in cells]
