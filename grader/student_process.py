@@ -163,6 +163,10 @@ class StudentProcess:
                 "root": self._launch.submission_path, "module": self.source.module,
                 "package": self.source.is_package, "kept": self.plan.kept},
                 timeout=self.load_timeout, what="loading the submission")
+        except StudentTimeout:  # the load is not retried: the next start would time out too
+            self._load_failure = StudentTimeout(f"loading the submission timed out after "
+                                                f"{self.load_timeout:g} s{self._slow_load_hint()}")
+            raise self._load_failure from None
         except CheckFailure as failure:
             self._load_failure = failure
             raise
@@ -176,6 +180,17 @@ class StudentProcess:
         self.stats.startups += 1
         self.stats.startup_s += time.perf_counter() - self._spawned_at
         return self.load_report
+
+    def _slow_load_hint(self) -> str:
+        """Loading runs imports, definitions and the top-level statements they need: name the
+        statements that compute something (`SCALE = train_model(150)`), the likely culprits."""
+        work = [st for st in (self.plan.statements[i] for i in self.plan.kept)
+                if st.kind not in ("import", "def", "class")]
+        if not work:
+            return ""
+        listed = "; ".join(f"{self.source.where(st.lineno)}: `{st.summary}`" for st in work[:3])
+        return (f" — the top-level code the grader runs at load: {listed} (your definitions use "
+                "what it defines); keep heavy work such as training out of it")
 
     def spawn(self) -> None:
         """Start a fresh child (it then imports torch and waits for the load request).

@@ -231,3 +231,13 @@ def test_error_and_load_reports_are_checked_field_by_field():
     for bad in ({"defined": "MLP", "errors": []}, {"defined": [], "errors": [{"lineno": 1}]},
                 {"defined": [], "errors": [{**good, "lineno": "1"}]}, ["defined"]):
         assert load_report(bad) is None, bad
+
+
+def test_a_slow_load_names_the_top_level_code_that_ran(spawn):
+    source = ("import time\n\ndef train_model(seconds):\n    time.sleep(seconds)\n    return 2.0\n\n"
+              "SCALE = train_model(30)\n\ndef double(x):\n    return x * SCALE\n")
+    student, process = spawn(source, ["double"], load_timeout=3.0)
+    with pytest.raises(StudentTimeout, match=r"loading the submission timed out after 3 s .* the "
+                       r"top-level code the grader runs at load: student_code.py, line 7: "
+                       r"`SCALE = train_model\(30\)`"):
+        student.double(2)
