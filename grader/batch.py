@@ -206,7 +206,7 @@ def _mark_corrupt(target: Path, error: Exception) -> None:
     marker = target.parent / f".corrupt-{target.name}"
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{type(error).__name__}: {error.strerror if isinstance(error, OSError) and error.strerror else error}")
+        marker.write_text(f"{type(error).__name__}: {error}")
         if not target.exists():
             target.write_bytes(b"")
     except OSError:  # a path the archive made impossible (a file where a folder must be)

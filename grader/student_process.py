@@ -30,6 +30,7 @@ from grader import sandbox, wire
 from grader.failures import (BadReply, CheckFailure, MissingName, NotImplementedYet,
                              StudentCrashed, StudentError, StudentTimeout)
 from grader.slicing import SlicePlan
+from grader.student_server import MAX_MESSAGE
 from grader.submission import Source
 
 OUTPUT_CAP = 100_000
@@ -48,8 +49,7 @@ class LoadReport:
 # the judge builds its messages from them.
 # ------------------------------------------------------------------------------------------
 
-MAX_MESSAGE = 2000
-MAX_FRAMES = 8
+MAX_FRAMES = 8  # the child keeps the last 8 student frames too; its MAX_MESSAGE cut as well
 
 
 def error_report(error: Any) -> dict | None:

@@ -200,9 +200,10 @@ def _check_tensor(t: torch.Tensor, counter: list[int]) -> None:
                         "number type")
     if not t.is_contiguous():
         raise WireError(f"reply holds a non-contiguous tensor of shape {list(t.shape)}")
-    if t.storage_offset() * t.element_size() + t.numel() * t.element_size() > t.untyped_storage().nbytes():
+    nbytes = t.numel() * t.element_size()
+    if t.storage_offset() * t.element_size() + nbytes > t.untyped_storage().nbytes():
         raise WireError(f"reply holds a tensor of shape {list(t.shape)} larger than its data")
-    counter[1] += t.numel() * t.element_size()
+    counter[1] += nbytes
     if counter[1] > counter[2]:
         raise WireError(f"reply holds more than {counter[2]:,} bytes of tensor data")
 
