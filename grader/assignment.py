@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ ASSIGNMENTS_ENV = "GRADER_ASSIGNMENTS"
 HIDDEN_ENV = "GRADER_HIDDEN_DIR"
 SETTINGS_FILE = "assignment.toml"
 MARKER_FILE = ".grader-assignment"   # a starter folder names its assignment in this file
+# An assignment is named, never located, by what a submission says: a plain folder name of the
+# assignments root. Anything else (`../x`, an absolute path, `/proc/self/cwd/...`) would make the
+# judge import a student's own `assignment.toml` and checks, unsandboxed.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class AssignmentError(Exception):
@@ -107,6 +112,9 @@ def list_assignments(root: Path | None = None) -> list[Assignment]:
 def load_assignment(name: str, root: Path | None = None,
                     hidden_dir: str | os.PathLike | None = None) -> Assignment:
     root = root or assignments_root()
+    if not NAME_PATTERN.fullmatch(name):
+        raise AssignmentError(f"`{_shown(name)}` is not an assignment name (letters, digits, "
+                              "`_` and `-` only; see `grade list`)")
     folder = root / name
     if not (folder / SETTINGS_FILE).is_file():
         known = [a.name for a in list_assignments(root)]
@@ -153,8 +161,18 @@ def detect_assignment(path: Path, root: Path | None = None,
     assignments = list_assignments(root)
     folder = path if path.is_dir() else path.parent
     marker = folder / MARKER_FILE
-    if marker.is_file():
-        return load_assignment(marker.read_text().strip(), root, hidden_dir)
+    if marker.is_file() and not marker.is_symlink():
+        # The student's folder says which practical it is; only a name of the known ones counts.
+        try:
+            name = marker.read_text(errors="replace")[:200].strip()
+        except OSError as e:
+            raise AssignmentError(f"{marker}: unreadable ({e.strerror}); pass --assignment NAME")
+        known = {a.name: a for a in assignments}
+        if name not in known:
+            raise AssignmentError(
+                f"{marker} names the assignment `{_shown(name)}`, which is not one of "
+                f"{', '.join(sorted(known)) or 'none'}; fix the file or pass --assignment NAME")
+        return load_assignment(name, root, hidden_dir)
     names = [path.name] if path.is_file() else [
         p.name for p in path.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts]
     lowered = {n.lower() for n in names}
@@ -169,3 +187,9 @@ def detect_assignment(path: Path, root: Path | None = None,
                               f"one of theirs); pass --assignment NAME ({known})")
     raise AssignmentError(f"{path} matches several assignments "
                           f"({', '.join(a.name for a in matches)}); pass --assignment NAME")
+
+
+def _shown(text: str) -> str:
+    """A name from a student's file, safe to print: one short line of printable characters."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 60 else text[:57] + "..."

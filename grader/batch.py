@@ -24,12 +24,14 @@ import subprocess
 import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from grader import reports
 from grader.assignment import Assignment
+from grader.files import write_atomically
+from grader.text import safe_line
 from grader.results import GradingResult
 
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assign(?P<kind>submission|feedback)_(?P<plugin>[a-z]+)_?$")
@@ -48,6 +50,11 @@ class Submission:
     key: str                  # folder name of its outputs: "12345", "alice"
     path: Path | None         # what to grade
     problem: str | None = None  # why it cannot be graded, when it cannot
+
+    def __post_init__(self):
+        # Shown in the progress bar, grades.csv and reports: a folder name with terminal
+        # escapes in it must not reach the instructor's terminal as escapes.
+        self.student = safe_line(self.student, 120)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,8 +180,10 @@ def extract_zip(path: Path, dest: Path) -> Path:
         for info in archive.infolist():
             target = (dest / info.filename).resolve()
             if root not in target.parents and target != root:
-                raise BatchError(f"{path}: entry {info.filename!r} would be written outside "
-                                 "the extraction folder")
+                # `alice/../../x` or `/etc/x`: never written. The student whose folder holds
+                # the entry gets an error row; one with no folder of its own is left out.
+                _mark_escaping(dest, info.filename)
+                continue
             try:
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
@@ -199,26 +208,49 @@ def error_result(assignment: Assignment, submission: Submission, reason: str) ->
     return GradingResult(assignment=assignment.name, title=assignment.title,
                          submission=str(submission.path or ""), student=submission.student,
                          hidden_included=True, grader_version=grader.__version__,
-                         checks_hash=assignment.checks_hash(True), error=reason)
+                         checks_hash=assignment.checks_hash(True), error=reason).make_safe()
 
 
 def _mark_corrupt(target: Path, error: Exception) -> None:
     marker = target.parent / f".corrupt-{target.name}"
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{type(error).__name__}: {error}")
+        marker.write_text(f"{target.name} is corrupt in the zip and could not be extracted "
+                          f"({type(error).__name__})")
         if not target.exists():
             target.write_bytes(b"")
     except OSError:  # a path the archive made impossible (a file where a folder must be)
         pass
 
 
+def _mark_escaping(dest: Path, name: str) -> None:
+    """The folders an entry names before it climbs out (``alice/../../x``: ``alice``) belong
+    to the student who sent it: that student gets an error row."""
+    owner = []
+    for part in name.replace("\\", "/").split("/"):
+        if part == "..":
+            break
+        if part not in ("", "."):
+            owner.append(part)
+    if name.startswith(("/", "\\")) or not owner or ":" in owner[0]:
+        return
+    folder = dest.joinpath(*owner)  # what comes before a `..` is a folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".corrupt-entry").write_text(
+            f"the zip entry `{safe_line(name, 120)}` leads outside the student's folder: "
+            "not extracted (the submission was not graded)")
+    except OSError:
+        pass
+
+
 def _corrupt_member(path: Path) -> str | None:
-    """The name of a file of this submission that failed to extract (see extract_zip)."""
-    if path.is_file():
-        return path.name if (path.parent / f".corrupt-{path.name}").exists() else None
-    marker = next(path.rglob(".corrupt-*"), None)
-    return marker.name.removeprefix(".corrupt-") if marker else None
+    """Why a file of this submission was not extracted (see extract_zip), if one was not."""
+    marker = (path.parent / f".corrupt-{path.name}") if path.is_file() else next(
+        path.rglob(".corrupt-*"), None)
+    if marker is None or not marker.is_file():
+        return None
+    return marker.read_text(errors="replace")[:500] or f"{marker.name} is corrupt in the zip"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
@@ -239,8 +271,7 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
         return error_result(assignment, submission, submission.problem)
     corrupt = _corrupt_member(submission.path)
     if corrupt:
-        return error_result(assignment, submission, f"{corrupt} is corrupt in the zip and could "
-                            "not be extracted")
+        return error_result(assignment, submission, corrupt)
     target = folder / f".{RESULT_FILE}.judge"
     target.unlink(missing_ok=True)
     # `python -m` puts the current folder first on sys.path, and instructors run batches from
@@ -279,18 +310,23 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
 
 
 def write_student(result: GradingResult, folder: Path) -> None:
-    """Reports first, ``grading.json`` last: its presence means "this student is done"."""
+    """Reports first, ``grading.json`` last: its presence means "this student is done".
+
+    A report that cannot be rendered (a bug of ours on data nobody foresaw) is replaced by a
+    one-line note, and the result is saved all the same: the grade is never lost to a report.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / "report.html", reports.render(result, "html"))
-    _atomic_write(folder / "report.md", reports.render(result, "md"))
-    _atomic_write(folder / "results.json", json.dumps(result.to_gradescope(), indent=2))
+    renderings = {"report.html": lambda: reports.render(result, "html"),
+                  "report.md": lambda: reports.render(result, "md"),
+                  "results.json": lambda: json.dumps(result.to_gradescope(), indent=2)}
+    for name, render in renderings.items():
+        try:
+            text = render()
+        except Exception as e:
+            text = (f"This report could not be rendered ({type(e).__name__}); the grade is in "
+                    f"{RESULT_FILE}: score {result.score:g} / {result.max_score:g}.\n")
+        write_atomically(folder / name, text)
     result.save(folder / RESULT_FILE)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -299,6 +335,7 @@ class BatchSummary:
     skipped: int
     errors: int
     out: Path
+    not_written: list[str] = field(default_factory=list)  # results that could not be saved
 
 
 def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int = 2,
@@ -310,6 +347,7 @@ def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int =
     todo = [s for s in submissions if force or not (out / s.key / RESULT_FILE).is_file()]
     skipped = len(submissions) - len(todo)
     done = 0
+    failures: list[str] = []
     if progress:
         progress("start", skipped, len(submissions))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -322,17 +360,21 @@ def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int =
                 result = future.result()
             except Exception as e:  # a bug of ours must not stop the batch either
                 result = error_result(assignment, submission, f"grader error: {type(e).__name__}: {e}")
-            write_student(result, out / submission.key)
-            write_grades(out, submissions)
+            try:
+                write_student(result, out / submission.key)
+                write_grades(out, submissions)
+            except Exception as e:  # a full disk, a bug of ours: the next students go on
+                failures.append(f"{submission.student}: results not written ({type(e).__name__}: {e})")
             done += 1
             if progress:
                 progress(submission.student, skipped + done, len(submissions))
     write_grades(out, submissions)
     results = [r for r in _load_results(out, submissions) if r is not None]
-    _atomic_write(out / "summary.html", reports.render_summary(
+    write_atomically(out / "summary.html", reports.render_summary(
         assignment.title, _rows(out, submissions), [r for r in results if r.error is None]))
     errors = sum(1 for r in results if r.error)
-    return BatchSummary(graded=len(todo), skipped=skipped, errors=errors, out=out)
+    return BatchSummary(graded=len(todo), skipped=skipped, errors=errors, out=out,
+                        not_written=failures)
 
 
 def _load_results(out: Path, submissions: list[Submission]) -> list[GradingResult | None]:
@@ -384,6 +426,6 @@ def write_grades(out: Path, submissions: list[Submission]) -> Path:
                          f"{result.max_score:g}", status, _cell(result.error or ""),
                          *[f"{scores[n]:g}" if n in scores else "" for n in names]])
     path = out / "grades.csv"
-    _atomic_write(path, buffer.getvalue())
+    write_atomically(path, buffer.getvalue())
     return path
 

@@ -21,6 +21,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from grader.files import write_atomically
+
 app = typer.Typer(help="Grade deep-learning practicals: safely, reproducibly, with clear messages.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
@@ -113,13 +115,14 @@ def check(
         text = (json.dumps(result.to_gradescope(), indent=2) + "\n" if fmt is Format.json
                 else reports.render(result, fmt.value))
         if output:
-            output.write_text(text)
+            write_atomically(output, text)
         else:
             sys.stdout.write(text)
     if report and result.error is None:
         target = default_report_path(path)
         try:
-            target.write_text(reports.render(result, "html"))
+            # Next to the submission, in a folder the student controls: never through a link.
+            write_atomically(target, reports.render(result, "html"))
             if fmt is Format.text and output is None:
                 console.print(f"[dim]report: {escape(str(target))}[/]", soft_wrap=True)
         except OSError as e:  # a read-only checkout: the report is a convenience
@@ -206,6 +209,8 @@ def batch(
                                 progress=progress)
     except _usage_errors() as e:
         fail_usage(str(e))
+    for line in summary.not_written:
+        errors.print(f"[bold red]not saved:[/] {escape(line)}")
     console.print(f"graded {summary.graded}, skipped {summary.skipped} already graded, "
                   f"{summary.errors} could not be graded · {escape(str(out / 'grades.csv'))} · "
                   f"{escape(str(out / 'summary.html'))}", soft_wrap=True)
@@ -280,7 +285,7 @@ def report(
         fail_usage(f"{results}: not a saved grading result ({type(e).__name__}: {e})")
     text = reports.render(result, fmt.value)
     if output:
-        output.write_text(text)
+        write_atomically(output, text)
     else:
         sys.stdout.write(text)
 
@@ -305,7 +310,7 @@ def gradescope(
         # Gradescope shows results.json to the student: explain there, not in a log.
         payload = {"score": 0.0, "execution_time": 0, "output": f"The grader could not run: {e}",
                    "tests": []}
-    results.write_text(json.dumps(payload, indent=2))
+    write_atomically(results, json.dumps(payload, indent=2))
     console.print(f"wrote {results}: {payload.get('score', 0):g}", soft_wrap=True)
 
 

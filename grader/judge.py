@@ -75,6 +75,8 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
     try:
         file = find_submission_file(path, assignment.module, assignment.files)
         source = read_source(file, assignment.module)
+        # A file named on its own is the whole submission: its folder may be a whole class.
+        source.alone = path.is_file() and source.kind != "package"
         plan = slicing.plan(source.text, source.display_name, assignment.required)
     except (SubmissionError, slicing.SubmissionSyntaxError) as e:
         load_error = str(e)
@@ -113,7 +115,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                           for st, reason in plan.skipped]
     if process is not None:
         result.output = process.output.text()
-        result.load_errors = _load_errors(process)
+        result.load_errors = _load_errors(process, assignment.name)
     result.dataset = _dataset_description(data_source, data_root)
     total = time.monotonic() - started
     result.execution_time_s = total
@@ -123,13 +125,13 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                       "training_s": round(training, 3),
                       "checks_s": round(sum(c.duration_s for c in result.checks) - training, 3),
                       "student_startups": process.stats.startups if process else 0}
-    return result
+    return result.make_safe()
 
 
-def _load_errors(process: StudentProcess) -> list[str]:
-    report = process.last_load_report
-    errors = report.errors if report else []
-    return [f"{process.source.where(e['lineno'])}: {e['type']}: {e['message']}" for e in errors]
+def _load_errors(process: StudentProcess, assignment: str) -> list[str]:
+    from grader import missing
+
+    return missing.load_notes(process.source, process.plan, process.last_load_report, assignment)
 
 
 def _dataset_description(source: str, root) -> str:

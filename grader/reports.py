@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,21 @@ def _md_cell(text: str) -> str:
 
 
 def _md_inline(text: str) -> str:
-    # Markdown passes HTML through: a student named `<img src=x onerror=...>` stays text.
-    return html.escape(" ".join(str(text).split()), quote=False)
+    """Student text as inert Markdown: code spans stay code; elsewhere HTML is escaped (a
+    student named `<img src=x onerror=...>` stays text), and link, image and autolink syntax is
+    broken up, so a message cannot embed a remote image (a tracker) or a link in a report."""
+    parts = " ".join(str(text).split()).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans at all
+        parts = ["'".join(parts)]
+    for i in range(0, len(parts), 2):  # outside code spans; inside, Markdown shows text as is
+        parts[i] = _MD_INERT.sub(lambda m: _MD_ENTITIES[m.group()],
+                                 html.escape(parts[i], quote=False))
+    return "`".join(parts)
+
+
+_MD_ENTITIES = {"[": "&#91;", "]": "&#93;", "://": ":&#47;&#47;", "www.": "www&#46;",
+                "WWW.": "WWW&#46;"}
+_MD_INERT = re.compile(r"\[|\]|://|www\.|WWW\.")
 
 
 def _md_code(text: str) -> str:
@@ -133,23 +147,70 @@ def _to_plot(fig, alt: str, caption: str) -> Plot:
 
 
 def check_plots(check: CheckResult) -> list[Plot]:
+    """The plots of a check. Their data may come from the student's code (a learning curve is
+    what the student's ``train_loop`` returned): whatever it holds, a plot that cannot be drawn
+    is left out with a note, never an error — one student's report must not stop a batch."""
     plots = []
-    curves = check.details.get("learning_curves")
-    if curves and curves.get("train_loss"):
-        plots.append(learning_curves_plot(curves))
-    acc = check.details.get("accuracy")
+    details = check.details if isinstance(check.details, dict) else {}
+    curves = details.get("learning_curves")
+    if curves:
+        plots.append(_drawn(learning_curves_plot, curves, "learning curves"))
+    acc = details.get("accuracy")
     if acc:
-        plots.append(accuracy_plot(acc))
-    matrix = check.details.get("confusion_matrix")
+        plots.append(_drawn(accuracy_plot, acc, "accuracy"))
+    matrix = details.get("confusion_matrix")
     if matrix:
-        plots.append(confusion_plot(matrix))
-    return plots
+        plots.append(_drawn(confusion_plot, matrix, "confusion matrix"))
+    return [p for p in plots if p is not None]
+
+
+class NotDrawable(ValueError):
+    """The data of a plot is not what it should be; the message says what, for the report."""
+
+
+def _drawn(draw, data, what: str) -> Plot | None:
+    try:
+        return draw(data)
+    except NotDrawable as e:
+        return Plot("", "", f"The {what} are not drawn: {e}.", 0, 0)
+    except Exception as e:  # matplotlib on data we did not foresee: a note, not a crash
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+        return Plot("", "", f"The {what} could not be drawn ({type(e).__name__}).", 0, 0)
+
+
+MAX_POINTS = 10_000
+PLOT_RANGE = 1e15  # beyond this matplotlib's axis arithmetic overflows (±1e308 did)
+
+
+def _curve(values, name: str) -> list[float]:
+    """A learning curve as finite floats of a drawable size; NotDrawable says what is wrong."""
+    import math
+
+    if not isinstance(values, (list, tuple)):
+        raise NotDrawable(f"{name} is a {type(values).__name__}, not a list of numbers")
+    if len(values) > MAX_POINTS:
+        raise NotDrawable(f"{name} has {len(values):,} values (one per epoch expected)")
+    numbers = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise NotDrawable(f"{name}[{i}] is a {type(v).__name__}, not a number")
+        v = float(v)
+        if not math.isfinite(v) or abs(v) > PLOT_RANGE:
+            raise NotDrawable(f"{name}[{i}] is {v:g}, not a finite loss")
+        numbers.append(v)
+    return numbers
 
 
 def learning_curves_plot(curves: dict) -> Plot:
+    if not isinstance(curves, dict):
+        raise NotDrawable(f"the history is a {type(curves).__name__}, not a dict")
+    train = _curve(curves.get("train_loss", []), "train_loss")
+    valid = _curve(curves.get("valid_loss", []), "valid_loss")
+    if not train:
+        raise NotDrawable("the history has no train_loss")
     fig, ax = _figure()
-    train = [float(v) for v in curves.get("train_loss", [])]
-    valid = [float(v) for v in curves.get("valid_loss", [])]
     epochs = range(1, len(train) + 1)
     ax.plot(epochs, train, marker="o", label="train loss", color="#0550ae")
     if valid:
@@ -168,7 +229,9 @@ def learning_curves_plot(curves: dict) -> Plot:
 
 
 def accuracy_plot(acc: dict) -> Plot:
-    value, low, high = float(acc["value"]), float(acc["low"]), float(acc["high"])
+    value, low, high = (float(acc[k]) for k in ("value", "low", "high"))
+    if not all(0 <= v <= 1 for v in (value, low, high)):
+        raise NotDrawable(f"accuracy {value:g} or thresholds {low:g}/{high:g} outside [0, 1]")
     fig, ax = _figure(6.0, 1.4)
     ax.axvspan(0, low, color="#ffebe9", label="no credit")
     ax.axvspan(low, high, color="#fff8c5", label="partial credit")
@@ -187,6 +250,9 @@ def confusion_plot(matrix: list[list[int]]) -> Plot:
     import numpy as np
 
     data = np.asarray(matrix)
+    if data.ndim != 2 or data.shape[0] != data.shape[1] or not 0 < data.shape[0] <= 100 or (
+            data.dtype.kind not in "iu"):
+        raise NotDrawable("the confusion matrix is not a square table of counts")
     fig, ax = _figure(4.2, 3.8)
     image = ax.imshow(data, cmap="Blues")
     n = data.shape[0]

@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.files import write_atomically
+from grader.text import MAX_LINE, safe_line, safe_text
+
 PASSED, FAILED = "passed", "failed"
 PUBLIC, HIDDEN = "public", "hidden"
 
@@ -31,6 +34,13 @@ class CheckResult:
     trains: bool = False         # the check trains a model (its time counts as training)
     grader_error: bool = False   # the check itself broke: tell the instructor
     details: dict[str, Any] = field(default_factory=dict)  # learning curves, accuracy band...
+
+    def make_safe(self) -> "CheckResult":
+        """Messages quote student text: escape control characters, cap the length."""
+        self.name = safe_line(self.name)
+        self.message = safe_text(self.message)
+        self.description = safe_text(self.description, MAX_LINE * 2)
+        return self
 
     @property
     def element(self) -> str:
@@ -69,6 +79,21 @@ class GradingResult:
     timings: dict[str, float] = field(default_factory=dict)
     started_at: str = ""
     execution_time_s: float = 0.0
+
+    def make_safe(self) -> "GradingResult":
+        """Every text that may quote the submission, escaped and capped (see grader.text):
+        called when a result is made and when one is read back from a file."""
+        for check in self.checks:
+            check.make_safe()
+        for statement in self.skipped:
+            statement.where, statement.code = safe_line(statement.where), safe_line(statement.code)
+            statement.reason = safe_line(statement.reason)
+        self.load_errors = [safe_text(e) for e in self.load_errors[:50]]
+        self.error = None if self.error is None else safe_text(self.error)
+        self.student = None if self.student is None else safe_line(self.student)
+        self.submission = safe_line(self.submission, 1_000)
+        self.output = safe_text(self.output, 100_000)
+        return self
 
     # ---------------------------------------------------------------- totals
 
@@ -117,7 +142,7 @@ class GradingResult:
         data["checks"] = [CheckResult(**c) for c in data.get("checks", [])]
         data["skipped"] = [SkippedStatement(**s) for s in data.get("skipped", [])]
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in known}).make_safe()
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, default=_jsonable)
@@ -126,10 +151,7 @@ class GradingResult:
         """Write atomically: a crash never leaves half a result behind."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
-        return path
+        return write_atomically(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "GradingResult":

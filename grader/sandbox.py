@@ -41,6 +41,7 @@ MiB = 2**20
 # address-space limit must leave that much on top of the memory the student may really use.
 TORCH_ADDRESS_SPACE = 6 * GiB
 SANDBOX_SUBMISSION = "/submission"
+CPU_PERIOD_US = 100_000
 
 
 class IsolationUnavailable(RuntimeError):
@@ -120,6 +121,8 @@ def probe() -> Isolation:
         layers.append("cgroup memory limit")
     if _cgroup_root("pids") is not None:
         layers.append("cgroup pids limit")
+    if _cgroup_root("cpu") is not None:
+        layers.append("cgroup cpu share")
     layers.append("rlimits cpu/fsize/core/nproc" + ("" if _cgroup_root("memory") else "/as"))
     strong = bool(bwrap) and not any(m.startswith("bubblewrap") for m in missing) and (
         not root or setpriv is not None)
@@ -242,8 +245,13 @@ def python_paths() -> list[Path]:
 
 
 def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limits, threads: int,
-                 hidden: list[Path], isolation: Isolation) -> Launch:
-    """The command that starts ``python_argv`` (a ``python -m ...`` line) for this submission."""
+                 hidden: list[Path], isolation: Isolation, only: Path | None = None) -> Launch:
+    """The command that starts ``python_argv`` (a ``python -m ...`` line) for this submission.
+
+    ``only``: the submission is this one file of ``submission_root``, and nothing else of that
+    folder is shown. A batch of one file per student keeps the whole class in one folder, and
+    ``grade check some/dir/file.py`` names one file: its neighbours are not the submission.
+    """
     submission_root = submission_root.resolve()
     if isolation.level != "strong":
         scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
@@ -256,7 +264,13 @@ def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limit
                                      "memory.memsw.limit_in_bytes": str(limits.memory_bytes),
                                      "memory.max": str(limits.memory_bytes)})
     pids = _make_cgroup("pids", {"pids.max": str(limits.processes)})
-    cgroups = [c for c in (memory, pids) if c is not None]
+    # One CPU share per sandbox, whatever it runs: 100 busy processes of one student weigh as
+    # much as a neighbour's one training, and together get at most `threads` cores.
+    quota = max(1, threads) * CPU_PERIOD_US
+    cpu = _make_cgroup("cpu", {"cpu.shares": "1024", "cpu.cfs_period_us": str(CPU_PERIOD_US),
+                               "cpu.cfs_quota_us": str(quota), "cpu.weight": "100",
+                               "cpu.max": f"{quota} {CPU_PERIOD_US}"})
+    cgroups = [c for c in (memory, pids, cpu) if c is not None]
 
     # Private /tmp first: binds below it (a virtualenv in /tmp/...) are mounted on top.
     args = ["bwrap", *_namespace_args(root), "--proc", "/proc", "--dev", "/dev",
@@ -294,8 +308,13 @@ def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limit
         secret = secret.resolve()
         if secret.is_dir() and covered(secret):
             args.extend(["--tmpfs", str(secret)])
-    args.extend(["--ro-bind", str(submission_root), SANDBOX_SUBMISSION,
-                 "--chdir", "/tmp", "--clearenv"])
+    if only is not None:
+        inside = Path(SANDBOX_SUBMISSION) / only.resolve().relative_to(submission_root)
+        make_parents(inside)
+        args.extend(["--ro-bind", str(only.resolve()), str(inside)])
+    else:
+        args.extend(["--ro-bind", str(submission_root), SANDBOX_SUBMISSION])
+    args.extend(["--chdir", "/tmp", "--clearenv"])
     for key, value in child_environment(threads, "/tmp").items():
         args.extend(["--setenv", key, value])
     if root:

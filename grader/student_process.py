@@ -15,6 +15,7 @@ starts a fresh child and reloads the submission, so only the check that timed ou
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import socket
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import sandbox, wire
+from grader import mistakes, sandbox, wire
 from grader.failures import (BadReply, CheckFailure, MissingName, NotImplementedYet,
                              StudentCrashed, StudentError, StudentTimeout)
 from grader.slicing import SlicePlan
@@ -210,7 +211,8 @@ class StudentProcess:
             python_argv += ["--address-space", str(self.limits.address_space_bytes)]
         launch = sandbox.build_launch(python_argv, self.source.root, limits=self.limits,
                                       threads=self.threads, hidden=self.hidden_paths,
-                                      isolation=self.isolation)
+                                      isolation=self.isolation,
+                                      only=self.source.path if self.source.alone else None)
         try:
             proc = subprocess.Popen(launch.argv, env=launch.env, cwd=launch.cwd,
                                     pass_fds=(fd,), stdin=subprocess.DEVNULL,
@@ -275,6 +277,7 @@ class StudentProcess:
         self._next_id += 1
         message["id"] = self._next_id
         started = time.perf_counter()
+        deadline = time.monotonic() + timeout  # one for the request: sending and the reply
         try:
             payload = wire.dumps(wire.to_wire(message))
             self._sock.settimeout(timeout)  # a child that stops reading must not block us
@@ -287,7 +290,7 @@ class StudentProcess:
             finally:
                 if self._sock is not None:
                     self._sock.settimeout(None)
-            frame = self._receive(timeout, what)
+            frame = self._receive(deadline, timeout, what)
             reply = wire.loads(frame, max_bytes=self.max_reply_bytes)
         except wire.WireError as e:
             self._stop()
@@ -310,8 +313,7 @@ class StudentProcess:
             raise self._student_error(what, error)
         return self._wrap(reply.get("ok"))
 
-    def _receive(self, timeout: float, what: str) -> bytes:
-        deadline = time.monotonic() + timeout
+    def _receive(self, deadline: float, timeout: float, what: str) -> bytes:
         sock = self._sock
         while True:
             remaining = deadline - time.monotonic()
@@ -322,9 +324,8 @@ class StudentProcess:
             ready, _, _ = select.select([sock], [], [], remaining)
             if ready:
                 break
-        sock.settimeout(max(1.0, deadline - time.monotonic()))
-        try:
-            return wire.recv_frame(sock, max_bytes=self.max_reply_bytes)
+        try:  # one deadline for the whole reply, however slowly its bytes come
+            return wire.recv_frame(sock, max_bytes=self.max_reply_bytes, deadline=deadline)
         except socket.timeout:
             self._stop()
             raise StudentTimeout(f"{what} timed out after {timeout:g} s while sending its "
@@ -357,23 +358,37 @@ class StudentProcess:
         return StudentCrashed(f"the student process {how} during {what}{extra}")
 
     def _student_error(self, what: str, error: dict) -> StudentError:
-        frames = [f"{self._where(f[0], f[1])}, in {f[2]}\n    {f[3].strip()}" if f[3]
-                  else f"{self._where(f[0], f[1])}, in {f[2]}" for f in error.get("frames", [])]
+        raw = [[f[0], f[1], f[2], self._code_line(f[0], f[1], f[3])] for f in error.get("frames", [])]
+        frames = [f"{self._where(f[0], f[1])}, in {f[2]}\n    {f[3]}" if f[3]
+                  else f"{self._where(f[0], f[1])}, in {f[2]}" for f in raw]
+        kind, message = error.get("type", "Exception"), error.get("message", "")
+        innermost = raw[-1][3] if raw else ""
         hint = ""
         name = error.get("name")
-        if error.get("type") == "NameError" and name in self.plan.only_in_skipped:
+        if kind == "NotImplementedError" and raw and mistakes.is_starter_stub(innermost):
+            filename, lineno, function = raw[-1][:3]
+            return NotImplementedYet(what, "NotImplementedError", "", [], (
+                f"`{function}` is not implemented yet ({self._where(filename, lineno)}: the "
+                "starter code's `raise NotImplementedError` is still there)"), short=True)
+        if kind == "NameError" and name in self.plan.only_in_skipped:
             line = self.plan.only_in_skipped[name]
             hint = (f"`{name}` is only defined by the top-level statement at "
                     f"{self.source.where(line)}, which the grader does not run (training, plots "
                     "and downloads at the top level are skipped): define it inside your function "
                     "or at the top level without side effects.")
-        if error.get("type") == "NotImplementedError" and error.get("frames"):
-            filename, lineno, function = error["frames"][-1][:3]
-            return NotImplementedYet(what, "NotImplementedError", "", [], (
-                f"`{function}` is not implemented yet ({self._where(filename, lineno)}: the "
-                "starter code's `raise NotImplementedError` is still there)"), short=True)
-        return StudentError(what, error.get("type", "Exception"), error.get("message", ""),
-                            frames, hint)
+        # A NotImplementedError from torch ("... not implemented for 'Long'") is a real error:
+        # only the starter's own `raise` line above means "not written yet".
+        hint = hint or mistakes.explain(kind, message, innermost)
+        return StudentError(what, kind, message, frames, hint)
+
+    def _code_line(self, filename: str, lineno: int, sent: str) -> str:
+        """The student's line as the judge has it: for a notebook the child's linecache would
+        read the raw .ipynb (JSON), and the judge holds the very source text it sent."""
+        if filename and filename == self._inside_file:
+            lines = re.split(r"\r\n|\r|\n", self.source.text)  # Python's line ends only
+            if 1 <= lineno <= len(lines):
+                return lines[lineno - 1].strip()[:500]
+        return sent.strip()
 
     def _where(self, filename: str, lineno: int) -> str:
         if self._launch is not None and filename.startswith(self._launch.submission_path):
@@ -492,26 +507,11 @@ class StudentModule:
 
 
 def missing_name_message(name: str, process: StudentProcess, report: LoadReport) -> str:
-    source, plan = process.source, process.plan
-    file = source.display_name
-    for error in report.errors:
-        statement = next((st for st in plan.statements if st.lineno == error["lineno"]), None)
-        if statement is not None and name in statement.binds:
-            return (f"`{name}` could not be defined: {source.where(error['lineno'])} raised "
-                    f"{error['type']}: {error['message']}")
-    if name in plan.only_in_skipped:
-        return (f"`{name}` is only defined at {source.where(plan.only_in_skipped[name])}, inside "
-                "top-level code the grader does not run (a loop or an `if __name__` block): "
-                "define it at the top level")
-    kind = "class" if name[:1].isupper() else "function"
-    found = [n for n, k in plan.defined.items() if k in ("def", "class")]
-    text = f"no {kind} `{name}` in {file}"
-    if found:
-        text += "; found " + ", ".join(f"`{n}`" for n in found[:8])
-    close = plan.suggestions(name)
-    if close:
-        text += f" — did you mean `{close[0]}`?"
-    return text
+    """One line: why ``name`` is not defined (a failed statement or import, a definition inside
+    the `if __name__` block or another function, or absent: "did you mean")."""
+    from grader import missing
+
+    return missing.message(name, process.source, process.plan, report)
 
 
 def call_as(what: str, function: Remote, *args, hint: str = "", **kwargs):

@@ -22,7 +22,9 @@ import math
 import reprlib
 import socket
 import struct
+import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +136,7 @@ def loads(payload: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Decode a frame with the weights-only unpickler, then validate and rebuild the tree."""
     if len(payload) > max_bytes:
         raise WireError(f"reply of {len(payload):,} bytes exceeds the cap of {max_bytes:,} bytes")
+    _check_archive(payload, max_bytes)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": refused below
             warnings.simplefilter("ignore")
@@ -141,6 +144,27 @@ def loads(payload: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     except Exception as e:  # the weights-only unpickler refuses anything that is not data
         raise WireError(f"reply is not plain data: {_refusal_reason(e)}") from None
     return from_wire(tree, max_bytes=max_bytes)
+
+
+def _check_archive(payload: bytes, max_bytes: int) -> None:
+    """``torch.save`` writes a zip whose records are stored, not compressed. A crafted frame
+    with deflated records passes the size cap at 2 MB and inflates to 2 GiB inside
+    ``torch.load``: read the zip's directory first, and refuse anything but stored records
+    whose declared sizes fit the cap (torch's reader checks the data against them)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            records = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as e:  # legacy pickles included
+        raise WireError(f"reply is not a torch.save archive ({str(e)[:80]})") from None
+    total = 0
+    for record in records:
+        if record.compress_type != zipfile.ZIP_STORED or record.file_size != record.compress_size:
+            raise WireError(f"reply holds a compressed record ({record.filename[:60]!r}); only "
+                            "stored records are accepted")
+        total += record.file_size
+    if total > max_bytes:
+        raise WireError(f"reply declares {total:,} bytes of records, more than the cap of "
+                        f"{max_bytes:,} bytes")
 
 
 def _refusal_reason(error: Exception) -> str:
@@ -232,9 +256,17 @@ def send_frame(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(HEADER.pack(len(payload)) + payload)
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
+    """``n`` bytes; with a ``deadline`` (``time.monotonic()``), :class:`socket.timeout` once it
+    has passed — however the bytes trickle in (one byte every 20 s kept a 30 s request alive
+    160 s when each ``recv`` had its own time limit)."""
     chunks, remaining = [], n
     while remaining:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("deadline passed")
+            sock.settimeout(left)
         chunk = sock.recv(min(remaining, 1 << 20))
         if not chunk:
             raise EOFError("the other side closed the channel")
@@ -243,11 +275,12 @@ def recv_exact(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    (size,) = HEADER.unpack(recv_exact(sock, HEADER.size))
+def recv_frame(sock: socket.socket, *, max_bytes: int = DEFAULT_MAX_BYTES,
+               deadline: float | None = None) -> bytes:
+    (size,) = HEADER.unpack(recv_exact(sock, HEADER.size, deadline))
     if size > max_bytes:
         raise WireError(f"reply of {size:,} bytes exceeds the cap of {max_bytes:,} bytes")
-    return recv_exact(sock, size)
+    return recv_exact(sock, size, deadline)
 
 
 def describe_value(value: Any, limit: int = 80) -> str:
