@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import symtable
 import sys
 from dataclasses import dataclass, field
@@ -60,13 +61,38 @@ class SlicePlan:
     defined: dict[str, str]                  # top-level name -> kind of its (last) definition
     missing: list[str]                       # required names that nothing defines
     only_in_skipped: dict[str, int]          # global name -> line of a skipped statement binding it
+    required: list[str] = field(default_factory=list)
+    # def/class not at the top level -> (its kind, its line, index of the top-level statement
+    # holding it): `def init_params` inside `if __name__ == "__main__":` or inside `def main()`
+    inner: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
     @property
     def kept_lines(self) -> list[int]:
         return [self.statements[i].lineno for i in self.kept]
 
     def suggestions(self, name: str) -> list[str]:
-        return did_you_mean(name, list(self.defined))
+        """Top-level definitions of the kind ``name`` asks for (a class for `Cnn`, a function
+        for `update`) that may be it under another name."""
+        if name[:1].isupper() and not any(c.islower() for c in name):  # SGD: either kind
+            return suggest_definitions(name, ("class", "def"), self.defined, exclude=self.required)
+        kind = "class" if name[:1].isupper() else "def"
+        return suggest_definitions(name, (kind,), self.defined, exclude=self.required)
+
+    def container(self, name: str) -> Statement | None:
+        """The top-level statement inside which ``name`` is defined, when it is not defined at
+        the top level: the `if __name__ == "__main__":` block, a `def main():`, a loop."""
+        if name in self.defined or name not in self.inner:
+            return None
+        return self.statements[self.inner[name][2]]
+
+    @property
+    def main_guard(self) -> Statement | None:
+        """The `if __name__ == "__main__":` block holding required definitions, if any."""
+        for name in self.required:
+            st = self.container(name)
+            if st is not None and st.kind == "main-guard":
+                return st
+        return None
 
 
 def did_you_mean(name: str, candidates: list[str], n: int = 3) -> list[str]:
@@ -79,6 +105,126 @@ def did_you_mean(name: str, candidates: list[str], n: int = 3) -> list[str]:
         if c not in out and c != name:
             out.append(c)
     return out[:n]
+
+
+
+# ------------------------------------------------------------------------------------------
+# "Did you mean": a definition of the right kind whose name means the same thing. Students
+# name the practical's `Cnn` `CNNModel`, `ConvNeuralNet` or `LeNet5`, and `count_parameters`
+# `count_params`: names are compared on the words that carry meaning, not letter by letter
+# (`DeepNet` and `LeNet5` share "net", which says nothing; `Cnn` and the import alias `nn`
+# share two letters).
+# ------------------------------------------------------------------------------------------
+
+# word -> the concept it stands for, in the course's vocabulary
+_SYNONYMS = {
+    "conv": ("cnn", "conv", "convo", "convolution", "convolutional", "convnet", "lenet"),
+    "mlp": ("mlp", "perceptron", "multilayer", "feedforward", "dense", "fc"),
+    "shallow": ("shallow", "simple", "small"),
+    "deep": ("deep", "deeper"),
+    "param": ("param", "parameter", "weight", "weights"),
+    "init": ("init", "initialize", "initialise", "initialization", "initialisation"),
+    "count": ("count", "nb", "num", "number", "nparams"),
+    "train": ("train", "training", "trainer"),
+    "valid": ("valid", "validation", "validate", "val", "eval", "evaluate", "evaluation"),
+    "perf": ("perf", "performance", "test", "testing"),
+    "loop": ("loop", "epoch"),
+    "optim": ("optim", "optimizer", "optimiser", "opt", "optimization", "optimisation"),
+    "early": ("early",),
+    "stop": ("stop", "stopping", "stopper"),
+    "accuracy": ("accuracy", "acc"),
+    "crossentropy": ("crossentropy", "cross", "entropy", "ce", "xent"),
+    "sequential": ("sequential", "sequentiel", "seq"),
+    "linear": ("linear", "lin"),
+    "sigmoid": ("sigmoid", "sigmoide"),
+    "maxpool": ("maxpool", "maxpooling"),
+    "avgpool": ("avgpool", "avgpooling", "averagepool", "averagepooling", "meanpool"),
+    "pool": ("pool", "pooling"),
+    "batchnorm": ("batchnorm", "bn", "batchnormalization", "batchnormalisation"),
+    "lr": ("lr", "learningrate"),
+    "decay": ("decay", "decayed", "schedule", "scheduler"),
+    "penalty": ("penalty", "reg", "regularization", "regularisation", "regularizer"),
+    "rmsprop": ("rmsprop", "rms"),
+    "step": ("step", "update"),
+    "forward": ("forward", "fwd"),
+}
+_CONCEPT = {word: concept for concept, words in _SYNONYMS.items() for word in words}
+# Words that say nothing about what a definition is ("my", "net", "model", "loss" — the DIY
+# losses differ by their other word: MSELoss, BCELoss).
+_GENERIC = {"net", "network", "neural", "nn", "model", "module", "my", "the", "a", "an", "of",
+            "custom", "class", "fn", "func", "function", "impl", "new", "old", "final", "get",
+            "make", "build", "create", "compute", "calc", "calculate", "do", "run", "loss",
+            "layer", "tp", "v"}
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+[dD]?")
+
+
+def name_words(name: str) -> list[str]:
+    """``CNNModel`` → ``['cnn', 'model']``, ``LeNet5`` → ``['lenet', '5']``, ``l2_penalty`` →
+    ``['l2', 'penalty']``: words, lower case, known compounds joined again."""
+    words: list[str] = []
+    for chunk in re.split(r"[_\W]+", name):
+        parts = [w.lower() for w in _WORD.findall(chunk)]
+        i = 0
+        while i < len(parts):
+            for width in (3, 2):  # `RM`+`Sprop`, `Le`+`Net`, `Max`+`Pool` are one word
+                joined = "".join(parts[i:i + width])
+                if i + width <= len(parts) and joined in _CONCEPT:
+                    words.append(joined)
+                    i += width
+                    break
+            else:
+                word = parts[i]
+                if len(word) == 1 and i + 1 < len(parts) and parts[i + 1].isdigit():
+                    word, i = word + parts[i + 1], i + 1  # l2, f1
+                words.append(word)
+                i += 1
+    return words
+
+
+def _concepts(name: str) -> set[str]:
+    out = set()
+    for word in name_words(name):
+        if word.isdigit() or word in _GENERIC:
+            continue
+        if word.endswith("s") and not word.endswith("ss") and word[:-1] in _CONCEPT:
+            word = word[:-1]
+        out.add(_CONCEPT.get(word, word))
+    return out
+
+
+def _same(a: str, b: str) -> bool:
+    """Two meaning-bearing words are the same, allowing a typo in longer ones (trian, train)."""
+    return a == b or (min(len(a), len(b)) >= 4
+                      and difflib.SequenceMatcher(None, a, b).ratio() >= 0.8)
+
+
+def suggest_definitions(name: str, kinds: tuple[str, ...], definitions: dict[str, str],
+                        exclude: tuple[str, ...] | list[str] = (), n: int = 3) -> list[str]:
+    """Definitions of ``kinds`` ("class", "def") that could be the missing ``name``, best
+    first: the same name in another case or without underscores, then names sharing its
+    meaning-bearing words. Never an import or a variable, never a name in ``exclude`` (the
+    practical's other names: `train_loop` is not what a missing `fit` is called)."""
+    pool = [c for c, k in definitions.items() if k in kinds and c != name and c not in exclude]
+    flat = name.lower().replace("_", "")
+    ranked: list[tuple[float, float, str]] = []
+    wanted = _concepts(name)
+    for candidate in pool:
+        letters = difflib.SequenceMatcher(None, flat, candidate.lower().replace("_", "")).ratio()
+        if candidate.lower().replace("_", "") == flat:
+            ranked.append((2.0, letters, candidate))
+            continue
+        have = _concepts(candidate)
+        if wanted and have:
+            shared = sum(any(_same(w, h) for h in have) for w in wanted)
+            extra = sum(not any(_same(h, w) for w in wanted) for h in have)
+            score = shared / (len(wanted) + extra)
+            if score >= 0.5:  # `count_params` is not `init_params`: one shared word in three
+                ranked.append((score, letters, candidate))
+            continue
+        if not wanted and letters >= 0.75:  # `Net` and friends: only the letters can tell
+            ranked.append((letters / 2, letters, candidate))
+    ranked.sort(key=lambda r: (-r[0], -r[1], r[2]))
+    return [c for _, _, c in ranked[:n]]
 
 
 def parse(source: str, filename: str) -> ast.Module:
@@ -148,7 +294,15 @@ def _plan(tree: ast.Module, source: str, filename: str, required: list[str]) -> 
         for name in st.binds - bound_by_kept:
             only_in_skipped.setdefault(name, st.lineno)
     missing = [name for name in required if name not in defined]
-    return SlicePlan(statements, kept, skipped, defined, missing, only_in_skipped)
+    inner: dict[str, tuple[str, int, int]] = {}
+    for index, node in enumerate(tree.body):
+        for sub in ast.walk(node):
+            if sub is not node and isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                    ast.ClassDef)):
+                kind = "class" if isinstance(sub, ast.ClassDef) else "def"
+                inner.setdefault(sub.name, (kind, sub.lineno, index))
+    return SlicePlan(statements, kept, skipped, defined, missing, only_in_skipped,
+                     list(required), inner)
 
 
 def _reason(st: Statement) -> str:

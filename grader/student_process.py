@@ -549,6 +549,12 @@ def _describe_arg(value) -> str:
         return f"<array {list(value.shape)}>"
     if isinstance(value, (list, tuple)) and len(value) > 6:
         return f"<{type(value).__name__} of {len(value)}>"
+    if isinstance(value, (list, tuple)):  # a batch list of (images, labels): shapes, not values
+        inner = ", ".join(_describe_arg(v) for v in value)
+        if isinstance(value, tuple):
+            inner += "," if len(value) == 1 else ""
+            return f"({inner})" if len(inner) <= 80 else f"<tuple of {len(value)}>"
+        return f"[{inner}]" if len(inner) <= 80 else f"<list of {len(value)}>"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -17,6 +17,7 @@ import importlib
 import io
 import linecache
 import os
+import re
 import resource
 import socket
 import sys
@@ -44,6 +45,12 @@ class MissingModule:
             raise AttributeError(attr)
         self._fail()
 
+    # `class Linear(Module):` with Module a placeholder: without this, Python would take the
+    # placeholder's type as the metaclass and turn the class itself into a placeholder, whose
+    # every use then names the class's __dict__ instead of the failed import.
+    def __mro_entries__(self, bases):
+        self._fail()
+
     __call__ = _fail
 
 
@@ -58,6 +65,7 @@ class Server:
         self.module: types.ModuleType | None = None
         self.filename = ""
         self.root = ""
+        self.lines: list[str] = []
 
     # ---------------------------------------------------------------- protocol
 
@@ -98,7 +106,7 @@ class Server:
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
             code = frame.f_code
             if self._is_student_file(code.co_filename):
-                line = linecache.getline(code.co_filename, lineno).strip()
+                line = self._line(code.co_filename, lineno)
                 name = getattr(code, "co_qualname", code.co_name)  # MLP.__init__ (3.11+)
                 frames.append([code.co_filename, lineno, name, line])
         if isinstance(exc, SystemExit):
@@ -111,6 +119,13 @@ class Server:
         name = getattr(exc, "name", None)
         return {"type": type(exc).__name__, "message": message[:MAX_MESSAGE],
                 "frames": frames[-8:], "name": name if isinstance(name, str) else None}
+
+    def _line(self, filename: str, lineno: int) -> str:
+        # The submission's own lines come from the source it was loaded from: a notebook's
+        # file on disk is JSON, and linecache would quote that.
+        if filename == self.filename and 1 <= lineno <= len(self.lines):
+            return self.lines[lineno - 1].strip()
+        return linecache.getline(filename, lineno).strip()
 
     def _is_student_file(self, filename: str) -> bool:
         return bool(self.root) and (filename == self.filename or filename.startswith(self.root + "/"))
@@ -161,6 +176,7 @@ class Server:
     def op_load(self, request):
         """Run the kept top-level statements of the submission in a fresh module."""
         self.filename, self.root = request["filename"], request["root"]
+        self.lines = re.split(r"\r\n|\r|\n", request["source"])  # Python's line ends only
         if self.root not in sys.path:
             sys.path.insert(0, self.root)
         module = types.ModuleType(request["module"])
@@ -196,7 +212,8 @@ class Server:
                 continue
             bound = alias.asname or (alias.name if isinstance(node, ast.ImportFrom)
                                      else alias.name.split(".")[0])
-            source = node.module if isinstance(node, ast.ImportFrom) else alias.name
+            source = ("." * node.level + (node.module or "") if isinstance(node, ast.ImportFrom)
+                      else alias.name)
             if bound not in module.__dict__:
                 module.__dict__[bound] = MissingModule(source or alias.name, str(exc), node.lineno)
 

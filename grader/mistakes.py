@@ -1,0 +1,97 @@
+"""Mistakes this course's students make, recognised from the exception their code raised.
+
+The judge turns an exception report of the student process (type, message, the student's
+line) into a message for the student; a raw torch error such as
+``"log_softmax_lastdim_kernel_impl" not implemented for 'Long'`` says nothing to someone who
+wrote ``loss_func(t, y)`` the way the course's notebooks do. :func:`explain` names the likely
+mistake and its fix. Everything here reads data the judge already has: nothing is run.
+
+The conventions behind the hints are the grader's (and the starters' docstrings state them):
+labels are class indices (an int64 tensor [B]), not the one-hot rows of the course's
+``mnist.pkl.gz``; a loss is called ``loss_fn(output, target)``; images arrive as
+[B, 1, 28, 28].
+"""
+
+from __future__ import annotations
+
+import re
+
+# `raise NotImplementedError`, `raise NotImplementedError()`, `raise NotImplementedError("TODO")`
+_STARTER_RAISE = re.compile(r"^raise\s+NotImplementedError\b")
+
+# torch's message for a floating-point kernel run on integers: `"addmm_impl_cpu_" not
+# implemented for 'Long'`. It is a NotImplementedError (or a RuntimeError in older torch).
+_INTEGER_KERNEL = re.compile(r"\"?(\w+)\"? not implemented for '(Long|Int|Short|Byte|Bool)'")
+_LOSS_KERNELS = ("softmax", "nll", "cross_entropy", "mse", "binary_cross_entropy", "l1_loss")
+
+# `Dimension out of range (expected to be in range of [-1, 0], but got 1)`: dim 1 of a 1-D tensor
+_DIM_OF_1D = re.compile(r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 1\)")
+# what `argmax` / `max` was taken of, in `t.argmax(1)`, `torch.argmax(t, dim=1)`, `t.max(1)`
+_ARGMAX_OF = (re.compile(r"([\w.\[\]]+)\.(?:arg)?max\(\s*(?:dim\s*=\s*)?1\s*[,)]"),
+              re.compile(r"(?:torch|np|numpy)\.(?:arg)?max\(\s*([\w.\[\]]+)\s*,\s*(?:dim\s*=\s*|axis\s*=\s*)?1\s*[,)]"))
+
+# `mat1 and mat2 shapes cannot be multiplied (112x28 and 784x10)`: images [B, 1, 28, 28] fed
+# to a Linear(784, ...): the last axis is a row of 28 pixels, 28 x 28 = 784 features expected.
+_MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+
+
+def is_starter_stub(code: str) -> bool:
+    """Whether a line of the student's file is the starter's ``raise NotImplementedError``."""
+    return bool(_STARTER_RAISE.match(code.strip()))
+
+
+def explain(type_name: str, message: str, code: str = "") -> str:
+    """The likely mistake behind an exception, and its fix; "" when it is not a known one.
+
+    ``code`` is the student's line where the exception surfaced (the innermost frame of their
+    file), used to name what they wrote.
+    """
+    code = code.strip()
+    kernel = _INTEGER_KERNEL.search(message)
+    if kernel and type_name in ("NotImplementedError", "RuntimeError"):
+        return _integer_kernel_hint(kernel.group(1), kernel.group(2), code)
+    if type_name == "IndexError" and _DIM_OF_1D.search(message):
+        return _one_hot_hint(code)
+    shapes = _MATMUL.search(message)
+    if shapes and type_name == "RuntimeError":
+        return _flatten_hint(*(int(g) for g in shapes.groups()))
+    return ""
+
+
+def _integer_kernel_hint(kernel: str, dtype: str, code: str) -> str:
+    if any(part in kernel.lower() for part in _LOSS_KERNELS):
+        return ("The loss got integer class labels where it expects the network's output: "
+                "the arguments are probably in the wrong order. PyTorch losses are called "
+                "`loss_fn(output, target)` — the output (logits [B, 10]) first, then the labels "
+                "(class indices [B]): write `loss_fn(model(x), y)`, not `loss_fn(y, model(x))` "
+                "(the course's `loss_func(t, y)` order).")
+    return (f"An operation that needs floating-point numbers got an integer tensor ({dtype}): "
+            "class labels are int64, images are float32 — check that the labels are not passed "
+            "where the images or the output belong (the order of the arguments), or convert "
+            "with `.float()`.")
+
+
+def _one_hot_hint(code: str) -> str:
+    names = list(dict.fromkeys(m.group(1) for pattern in _ARGMAX_OF
+                               for m in pattern.finditer(code)))
+    if not names and not re.search(r"\b(?:arg)?max\(", code):
+        return ""  # dim 1 of a 1-D tensor, but not an argmax: nothing specific to say
+    if len(names) == 1:
+        taken = f"`{names[0]}` is 1-D"
+    elif names:  # `y.argmax(1) == t.argmax(1)`: the labels are one of them
+        taken = " or ".join(f"`{n}`" for n in names) + " is 1-D"
+    else:
+        taken = "the tensor is 1-D"
+    return (f"{taken}, so it has no dimension 1: the labels the grader's data loaders give are "
+            "class indices (an int64 tensor [B] such as tensor([3, 7, 0, ...])), not one-hot rows "
+            "like the labels of the course's mnist.pkl.gz. Compare the predicted classes with "
+            "the labels directly: `(output.argmax(1) == y).sum()`, without `y.argmax(1)`.")
+
+
+def _flatten_hint(rows: int, cols: int, inner: int, width: int) -> str:
+    if cols == inner or cols < 2 or inner != cols * cols or rows % cols:
+        return ""
+    return (f"A linear layer expecting {inner} features got images: their last axis is a row of "
+            f"{cols} pixels. The grader gives images [B, 1, {cols}, {cols}]; flatten them to "
+            f"[B, {inner}] first — `nn.Flatten()` as the first layer, or "
+            "`x = x.view(x.shape[0], -1)` at the start of forward.")
