@@ -331,7 +331,8 @@ class StudentProcess:
             raise StudentTimeout(f"{what} timed out after {timeout:g} s while sending its "
                                  "answer") from None
         finally:
-            sock.settimeout(None)
+            if sock.fileno() != -1:  # not when _stop() closed it
+                sock.settimeout(None)
 
     def _died(self, what: str) -> CheckFailure:
         proc = self._proc
