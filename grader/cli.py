@@ -100,7 +100,7 @@ def check(
     from grader.judge import grade
 
     if not path.exists():
-        fail_usage(f"{path}: no such file or folder")
+        _fail_check(f"{path}: no such file or folder", fmt, output)
     try:
         _readable_submission(path, assignment, hidden_dir)
         result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
@@ -108,7 +108,7 @@ def check(
                        hidden_dir=str(hidden_dir) if hidden_dir else None,
                        junit_xml=junit if ci else None)
     except _usage_errors() as e:
-        fail_usage(str(e))
+        _fail_check(str(e), fmt, output)
     if fmt is Format.text and output is None:
         print_result(result)
     else:
@@ -138,6 +138,24 @@ def check(
     raise typer.Exit(EXIT_OK if result.all_passed else EXIT_FAILED)
 
 
+def _fail_check(message: str, fmt: "Format", output: Optional[Path]) -> None:
+    """A usage error of `grade check`; with --format json, also a results JSON saying it (a
+    pipeline reading stdout, as Gradescope does, gets valid JSON and the reason, not nothing)."""
+    if fmt is Format.json:
+        text = json.dumps(usage_error_results(message), indent=2) + "\n"
+        if output:
+            write_atomically(output, text)
+        else:
+            sys.stdout.write(text)
+    fail_usage(message)
+
+
+def usage_error_results(message: str) -> dict:
+    """Gradescope's results.json for a submission that could not be graded at all."""
+    return {"score": 0.0, "execution_time": 0, "output": f"The grader could not run: {message}",
+            "tests": []}
+
+
 def _readable_submission(path: Path, assignment: Optional[str], hidden_dir) -> None:
     """A student's missing or unreadable file is one line (exit 2), not 27 failed checks."""
     from grader.judge import resolve_assignment
@@ -164,10 +182,7 @@ def print_result(result) -> None:
     console.print(f"[bold]score: {result.score:g} / {result.max_score:g}[/]  "
                   f"[{color}]{escape(result.summary_line())}[/]", soft_wrap=True)
     if result.skipped:
-        first = result.skipped[0]
-        console.print(f"[dim]not run (top-level code the checks do not need): "
-                      f"{len(result.skipped)} statement(s), e.g. {escape(first.where)}: "
-                      f"{escape(first.code)}[/]")
+        console.print(f"[dim]{escape(result.skipped_summary())}[/]")
     for error in result.load_errors:
         console.print(f"[yellow]while loading: {escape(error)}[/]")
     console.print(f"[dim]{escape(result.isolation)} · {result.execution_time_s:.1f} s · "
@@ -308,8 +323,7 @@ def gradescope(
         payload = result.to_gradescope()
     except _usage_errors() as e:
         # Gradescope shows results.json to the student: explain there, not in a log.
-        payload = {"score": 0.0, "execution_time": 0, "output": f"The grader could not run: {e}",
-                   "tests": []}
+        payload = usage_error_results(str(e))
     write_atomically(results, json.dumps(payload, indent=2))
     console.print(f"wrote {results}: {payload.get('score', 0):g}", soft_wrap=True)
 

@@ -51,6 +51,11 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
         return ("a relative import only works inside a package, and your file is graded on its "
                 f"own: {fix}")
     message = error.get("message", "")
+    absent = re.fullmatch(r"No module named '([\w.]+)'", message)
+    if error.get("type") == "ModuleNotFoundError" and absent:
+        return (f"`{absent.group(1).split('.')[0]}` is not installed where the grader runs, so "
+                "the functions it checks cannot use it (keep progress bars, plots and logging for "
+                f"your experiments, under {GUARD})")
     return f"{error.get('type', 'ImportError')}: {message}" if message else error.get("type", "")
 
 

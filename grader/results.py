@@ -127,6 +127,17 @@ class GradingResult:
             text += " — hidden checks run when your instructor grades"
         return text
 
+    def skipped_summary(self) -> str:
+        """One line on the top-level code not run, with the example that matters most: the
+        `if __name__ == "__main__":` block, a training loop or a call before an import."""
+        if not self.skipped:
+            return ""
+        rank = {"main": 0, "loop": 1, "expression": 2}
+        example = min(self.skipped, key=lambda s: next(
+            (r for key, r in rank.items() if key in s.reason), len(rank)))
+        return (f"not run (top-level code the checks do not need): {len(self.skipped)} "
+                f"statement(s), e.g. {example.where}: {example.code}")
+
     # ---------------------------------------------------------------- (de)serialisation
 
     def to_dict(self) -> dict:
@@ -173,7 +184,9 @@ class GradingResult:
                 # message only; their source never ships.
                 "visibility": "after_published" if check.visibility == HIDDEN else "visible",
             })
+        # What the text output says below its table, said here too: Gradescope shows only this.
         lines = [f"{self.title}: {self.score:g} / {self.max_score:g}", self.summary_line(),
+                 self.skipped_summary(), *(f"while loading: {e}" for e in self.load_errors),
                  self.isolation]
         if self.error:
             lines.insert(0, f"error: {self.error}")

@@ -204,8 +204,9 @@ def suggest_definitions(name: str, kinds: tuple[str, ...], definitions: dict[str
     first: the same name in another case or without underscores, then names sharing its
     meaning-bearing words. Never an import or a variable, never a name in ``exclude`` (the
     practical's other names: `train_loop` is not what a missing `fit` is called)."""
-    pool = [c for c, k in definitions.items() if k in kinds and c != name and c not in exclude]
     flat = name.lower().replace("_", "")
+    pool = [c for c, k in definitions.items() if k in kinds and c != name and (
+        c not in exclude or c.lower().replace("_", "") == flat)]
     ranked: list[tuple[float, float, str]] = []
     wanted = _concepts(name)
     for candidate in pool:
