@@ -1,6 +1,10 @@
 """Practical 3 — networks of the project: a shallow MLP, a deep MLP, LeNet-5, early stopping.
 
-Every network accepts flat rows [B, 784] and images [B, 1, 28, 28] and returns logits.
+Every network accepts flat rows [B, 784] and images [B, 1, 28, 28] and returns logits
+[B, 10] (no softmax: ``nn.CrossEntropyLoss`` applies it). Conventions of the grader's data:
+images are float32 in [0, 1]; labels are **class indices**, an int64 tensor [B] — not the
+one-hot rows of the course's ``mnist.pkl.gz``; losses are called
+``loss_fn(output, target)``, the network's output first.
 """
 
 from torch import nn

@@ -7,6 +7,15 @@
 The model, a way to count its parameters, the three loops of a training script (train, valid,
 performance), the choice of optimiser and a ``fit`` that keeps the best weights (early stopping
 without patience).
+
+Conventions of the data loaders the grader (and ``torch.utils.data``) gives your loops:
+
+* each batch is ``(x, y)``: images ``x`` float32 [B, 1, 28, 28] in [0, 1], labels ``y``;
+* labels are **class indices**, an int64 tensor [B] such as ``tensor([3, 7, 0, ...])`` —
+  not one-hot rows like the labels of the course's ``mnist.pkl.gz``: compare predictions
+  with ``model(x).argmax(dim=1) == y``, never ``y.argmax(1)``;
+* a loss is called ``loss_fn(output, target)``: the model's output (logits [B, 10]) first,
+  the labels second — ``loss_fn(model(x), y)``, not the course's ``loss_func(t, y)`` order.
 """
 
 import torch

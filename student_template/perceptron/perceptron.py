@@ -10,7 +10,11 @@ gradient-descent step on the squared error ½‖t − y‖²:
     ∂/∂w ½‖t − y‖² = −xᵀ (t − y)        ∂/∂b ½‖t − y‖² = −Σ_batch (t − y)
 
 so stepping *against* the gradient adds ``eta · xᵀ (t − y)`` to ``w`` and the batch sum of
-``eta · (t − y)`` to ``b``. Labels ``t`` are one-hot rows.
+``eta · (t − y)`` to ``b``.
+
+Conventions: inputs ``x`` are flat float32 rows [B, 784]; here labels ``t`` are **one-hot**
+float32 rows [B, 10], as in the course's ``mnist.pkl.gz`` (the later practicals' data
+loaders give class indices instead: an int64 tensor [B]).
 """
 
 import torch

@@ -266,3 +266,34 @@ def test_a_definition_inside_a_main_function_says_so():
     assert missing.message("forward", src, plan, None) == (
         "`forward` is defined inside the function `main` (perceptron.py, line 2), so it only "
         "exists while `main` runs: move the function to the top level")
+
+
+# ------------------------------------------------------------------ 10: the course's conventions
+
+@pytest.mark.parametrize("assignment,module", [("mlp_pixels", "mlp_pixels"),
+                                               ("networks", "networks")])
+def test_the_starters_state_the_conventions_the_messages_explain(assignment, module):
+    text = " ".join((REPO / "student_template" / assignment / f"{module}.py").read_text().split())
+    assert "labels are **class indices**, an int64 tensor [B]" in text
+    assert "one-hot rows" in text and "mnist.pkl.gz" in text
+    assert "loss_fn(output, target)" in text
+    assert "[B, 1, 28, 28]" in text
+
+
+def test_the_perceptron_starter_says_its_labels_are_one_hot():
+    text = " ".join((REPO / "student_template" / "perceptron" / "perceptron.py").read_text().split())
+    assert "labels ``t`` are **one-hot** float32 rows [B, 10]" in text
+
+
+def test_images_fed_to_a_linear_layer_get_the_flatten_hint(spawn):
+    source = ("import torch\nfrom torch import nn\n\n\nclass ShallowNet(nn.Module):\n"
+              "    def __init__(self):\n        super().__init__()\n"
+              "        self.fc1 = nn.Linear(784, 128)\n        self.fc2 = nn.Linear(128, 10)\n\n"
+              "    def forward(self, x):\n        return self.fc2(torch.relu(self.fc1(x)))\n")
+    student, _ = spawn(source, ["ShallowNet"], module="networks")
+    with pytest.raises(StudentError) as e:
+        student.ShallowNet()(torch.rand(4, 1, 28, 28))
+    text = str(e.value)
+    assert "networks.py, line 12, in ShallowNet.forward" in text
+    assert "A linear layer expecting 784 features got images" in text
+    assert "`nn.Flatten()`" in text
