@@ -54,7 +54,7 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
     absent = re.fullmatch(r"No module named '([\w.]+)'", message)
     if error.get("type") == "ModuleNotFoundError" and absent:
         return (f"`{absent.group(1).split('.')[0]}` is not installed where the grader runs, so "
-                "the functions it checks cannot use it (keep progress bars, plots and logging for "
+                "the code it checks cannot use it (progress bars, plots and logging belong in "
                 f"your experiments, under {GUARD})")
     return f"{error.get('type', 'ImportError')}: {message}" if message else error.get("type", "")
 
@@ -139,6 +139,9 @@ def summary(source: Source, plan: SlicePlan, report, assignment: str) -> list[st
         line = message(name, source, plan, report)
         if line == _absent(name, source.display_name):
             absent.append(name)
+        elif "— did you mean" in line:
+            notes.append(f"{line} The grader looks for the practical's names (see `grade template "
+                         f"{assignment}`): rename yours.")
         else:
             notes.append(line)
     if absent:

@@ -73,8 +73,8 @@ def test_load_notes_and_the_code_not_run_are_in_the_json_output_too(tmp_path):
             'perceptron.py, line 31: if __name__ == "__main__":') in output
     # tqdm is not installed where the grader runs: said once, with the line
     assert ("while loading: perceptron.py, line 4: `from tqdm import tqdm` failed: `tqdm` is not "
-            "installed where the grader runs, so the functions it checks cannot use it (keep "
-            "progress bars, plots and logging for your experiments, under "
+            "installed where the grader runs, so the code it checks cannot use it (progress "
+            "bars, plots and logging belong in your experiments, under "
             '`if __name__ == "__main__":`)') in output
     # softmax and cross_entropy are not written yet: one line for both, not one per check
     assert "while loading: not defined in perceptron.py: `softmax`, `cross_entropy` (it defines " \

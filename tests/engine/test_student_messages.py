@@ -297,3 +297,13 @@ def test_images_fed_to_a_linear_layer_get_the_flatten_hint(spawn):
     assert "networks.py, line 12, in ShallowNet.forward" in text
     assert "A linear layer expecting 784 features got images" in text
     assert "`nn.Flatten()`" in text
+
+
+def test_a_renamed_class_gets_one_note_naming_it_and_the_fix(spawn):
+    _, process = spawn(NETWORKS, ["ShallowNet", "Cnn"], module="networks")
+    notes = missing.load_notes(process.source, process.plan, process.start(), "networks")
+    assert notes == [
+        "no class `ShallowNet` in networks.py — did you mean `ShallowNeuralNetwork`? The grader "
+        "looks for the practical's names (see `grade template networks`): rename yours.",
+        "no class `Cnn` in networks.py — did you mean `LeNet5`? The grader looks for the "
+        "practical's names (see `grade template networks`): rename yours."]
