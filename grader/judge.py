@@ -59,14 +59,18 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
           hidden: bool = False, require_isolation: bool = False,
           isolation: sandbox.Isolation | None = None, data_source: str = "offline",
           data_root: str | None = None, hidden_dir: str | None = None,
-          student: str | None = None, junit_xml: str | os.PathLike | None = None) -> GradingResult:
+          student: str | None = None, junit_xml: str | os.PathLike | None = None,
+          only: str | None = None) -> GradingResult:
     """Grade the submission at ``path``. Raises :class:`AssignmentError` for an unknown or broken
     assignment and :class:`sandbox.IsolationUnavailable` when strong isolation is required but
-    missing; anything wrong with the submission itself becomes failed checks with messages."""
+    missing; anything wrong with the submission itself becomes failed checks with messages.
+    ``only``: run just the checks of this element of the assignment (``MLP``)."""
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = Path(path)
     if not isinstance(assignment, Assignment):
         assignment = resolve_assignment(path, assignment, hidden_dir)
+    if only is not None:
+        only = element_named(assignment, only)
     isolation = isolation or sandbox.probe()
     if require_isolation and isolation.level != "strong":
         raise sandbox.IsolationUnavailable(f"refusing to grade with {isolation.describe()}")
@@ -89,18 +93,23 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                                  threads=assignment.threads, seed=assignment.seed,
                                  request_timeout=assignment.request_timeout_s,
                                  hidden_paths=hidden_paths(assignment))
+    if process is not None:
+        process.set_budget(assignment.time_budget_s)
     context = GradingContext(assignment, process, load_error, isolation, hidden,
                              data_source, data_root)
     plugin = GradingPlugin(context)
     try:
         context.warm_up()  # the child imports torch while pytest collects the checks
-        exit_code = run_pytest(assignment, hidden, plugin, junit_xml)
+        exit_code = run_pytest(assignment, hidden, plugin, junit_xml, only=only)
     finally:
         context.close()
     if plugin.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR,
                                                  pytest.ExitCode.USAGE_ERROR):
         detail = "\n".join(plugin.collection_errors) or f"pytest exit code {exit_code}"
         raise AssignmentError(f"the checks of `{assignment.name}` could not run:\n{detail}")
+    if exit_code == pytest.ExitCode.NO_TESTS_COLLECTED and only is not None:
+        raise AssignmentError(f"`{only}` has no {'' if hidden else 'public '}checks in "
+                              f"`{assignment.name}`: check the whole practical instead")
     if exit_code == pytest.ExitCode.NO_TESTS_COLLECTED:
         raise AssignmentError(f"`{assignment.name}` has no checks in {assignment.public_dir}")
 
@@ -147,10 +156,40 @@ def pytest_args(assignment: Assignment, files: list[Path]) -> list[str]:
             "-q", "--tb=no", "--no-header", "-W", "ignore::DeprecationWarning"]
 
 
+def element_named(assignment: Assignment, name: str) -> str:
+    """The element of ``assignment`` that ``name`` means (exact, else the one equal ignoring
+    case: ``mlp`` is ``MLP``); an AssignmentError naming the elements otherwise."""
+    if name in assignment.required:
+        return name
+    same = [e for e in assignment.required if e.lower() == name.strip().lower()]
+    if len(same) == 1:
+        return same[0]
+    close = slicing.did_you_mean(name, assignment.required)
+    hint = f" — did you mean `{close[0]}`?" if close else ""
+    raise AssignmentError(f"`{name[:60]}` is not a part of `{assignment.name}`; its parts are "
+                          f"{', '.join(assignment.required)}{hint}")
+
+
+class OnlyElement:
+    """Plugin keeping the checks of one element: a check's name starts with its element."""
+
+    def __init__(self, element: str, elements: list[str]):
+        self.element, self.elements = element, elements
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        from grader.plugin import check_name
+
+        kept = [i for i in items if check_name(i, self.elements).split()[0] == self.element]
+        dropped = [i for i in items if i not in kept]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
-               extra: list[str] = ()) -> int:
+               extra: list[str] = (), only: str | None = None) -> int:
     """Run the assignment's checks in this process with ``plugin`` (pytest's own JUnit XML
-    writer when asked)."""
+    writer when asked); ``only``: just the checks of that element."""
     files = assignment.check_files(hidden)
     if not files:
         return pytest.ExitCode.NO_TESTS_COLLECTED
@@ -164,7 +203,8 @@ def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
     sys.path.insert(0, str(assignment.folder))
     try:
         with contextlib.redirect_stdout(sink):  # pytest's own progress output is not ours
-            return pytest.main(args, plugins=[plugin])
+            plugins = [plugin] + ([OnlyElement(only, assignment.required)] if only else [])
+            return pytest.main(args, plugins=plugins)
     finally:
         sys.path.remove(str(assignment.folder))
         # Let the next grading run in this process import the check modules afresh.
@@ -216,11 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--student")
     parser.add_argument("--json-out", required=True)
+    parser.add_argument("--only", help="only the checks of this element (MLP)")
     args = parser.parse_args(argv)
     try:
         result = grade(args.submission, args.assignment, hidden=args.hidden,
                        require_isolation=args.require_isolation, data_source=args.data,
-                       data_root=args.data_dir, hidden_dir=args.hidden_dir, student=args.student)
+                       data_root=args.data_dir, hidden_dir=args.hidden_dir, student=args.student,
+                       only=args.only)
     except (AssignmentError, sandbox.IsolationUnavailable, datasets.DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -111,6 +111,10 @@ class CappedOutput:
             return text
 
 
+class BudgetSpent(StudentTimeout):
+    """The grading's whole time budget ran out during (or before) a request."""
+
+
 @dataclass
 class Stats:
     startups: int = 0
@@ -128,6 +132,7 @@ class StudentProcess:
         self.source, self.plan, self.isolation, self.limits = source, plan, isolation, limits
         self.threads, self.seed = threads, seed
         self.request_timeout, self.load_timeout = request_timeout, load_timeout
+        self.budget: tuple[float, float] | None = None  # (deadline, seconds): see set_budget
         self.hidden_paths = hidden_paths or []
         self.max_reply_bytes = max_reply_bytes
         self.output = CappedOutput()
@@ -164,6 +169,9 @@ class StudentProcess:
                 "root": self._launch.submission_path, "module": self.source.module,
                 "package": self.source.is_package, "kept": self.plan.kept},
                 timeout=self.load_timeout, what="loading the submission")
+        except BudgetSpent as spent:
+            self._load_failure = spent
+            raise
         except StudentTimeout:  # the load is not retried: the next start would time out too
             self._load_failure = StudentTimeout(f"loading the submission timed out after "
                                                 f"{self.load_timeout:g} s{self._slow_load_hint()}")
@@ -273,7 +281,29 @@ class StudentProcess:
         return self._request({"op": op, **fields}, timeout=timeout or self.request_timeout,
                              what=what or op)
 
+    def set_budget(self, seconds: float, started: float | None = None) -> None:
+        """No request runs past ``started + seconds`` (``time.monotonic()``): the budget of the
+        whole grading, which per-request limits alone overran (four checks each waiting for
+        their own limit on an infinite loop: 321 s for a budget of 240 s)."""
+        self.budget = ((time.monotonic() if started is None else started) + seconds, seconds)
+
     def _request(self, message: dict, *, timeout: float, what: str) -> Any:
+        if self.budget is None:
+            return self._exchange(message, timeout=timeout, what=what)
+        end, seconds = self.budget
+        left = end - time.monotonic()
+        ran_out = BudgetSpent(f"{what} was stopped: the grading's time budget ({seconds:g} s "
+                              "for all checks) ran out")
+        if left <= 0:
+            raise ran_out
+        if left >= timeout:
+            return self._exchange(message, timeout=timeout, what=what)
+        try:
+            return self._exchange(message, timeout=left, what=what)
+        except StudentTimeout:
+            raise ran_out from None
+
+    def _exchange(self, message: dict, *, timeout: float, what: str) -> Any:
         self._next_id += 1
         message["id"] = self._next_id
         started = time.perf_counter()

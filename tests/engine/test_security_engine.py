@@ -137,3 +137,29 @@ def test_magic_lines_are_stripped_in_linear_time(tmp_path):
 ])
 def test_magic_stripping_knows_where_statements_continue(code, expected):
     assert strip_magics(code) == expected
+
+
+# ------------------------------------------------------------------ the budget bounds every request
+
+LOOPS = '''
+def train_loop(*args):
+    while True:
+        pass
+
+def valid_loop(*args):
+    while True:
+        pass
+'''
+
+
+@pytest.mark.timeout(60)  # each call waited for its own 30 s limit: 60 s for these two
+def test_no_request_runs_past_the_grading_budget(spawn):
+    student, process = spawn(LOOPS, ["train_loop", "valid_loop"], request_timeout=30.0)
+    process.start()
+    process.set_budget(4.0)
+    with pytest.raises(StudentTimeout, match=r"time budget \(4 s for all checks\) ran out"):
+        student.train_loop()
+    started = time.monotonic()
+    with pytest.raises(StudentTimeout, match="ran out"):
+        student.valid_loop()  # nothing left: refused before it starts
+    assert time.monotonic() - started < 5
