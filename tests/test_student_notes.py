@@ -93,3 +93,14 @@ def test_json_output_of_a_usage_error_is_valid_results_json(tmp_path):
     assert data["score"] == 0 and data["tests"] == []
     assert data["output"].startswith("The grader could not run: no mlp_pixels.py")
     assert "error:" in result.stderr  # the one-line error is still there for a person
+
+
+def test_load_notes_are_in_the_markdown_report_too():
+    from grader import reports
+    from grader.results import GradingResult
+
+    result = GradingResult("networks", "Networks", "networks.py", load_errors=[
+        "no class `Cnn` in networks.py — did you mean `CNNModel`?"])
+    text = reports.render(result, "md")
+    assert "**While loading your code:**" in text
+    assert "- no class `Cnn` in networks.py — did you mean `CNNModel`?" in text
