@@ -45,8 +45,9 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
     if relative and not source.is_package:
         module, names = relative.group(2), relative.group(3)
         first = names.split(",")[0].split(" as ")[0].strip(" ()")
+        what = f"`{first}`" if first != "*" else "what you need from it"
         fix = (f"write `from {module} import {names.strip(' ()')}` (with {module.split('.')[0]}.py "
-               f"next to your file) or define `{first}` in your file" if module else
+               f"next to your file) or define {what} in your file" if module else
                "import the module by its name, or define what you need in your file")
         return ("a relative import only works inside a package, and your file is graded on its "
                 f"own: {fix}")
@@ -59,9 +60,11 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
     return f"{error.get('type', 'ImportError')}: {message}" if message else error.get("type", "")
 
 
-def _failed_import_used(statement: Statement, plan: SlicePlan, report) -> tuple[str, Statement,
-                                                                                dict] | None:
-    """A name the failed ``statement`` uses that a failed import was to bind."""
+def _failed_import_used(statement: Statement, plan: SlicePlan, report,
+                        failure: dict | None = None) -> tuple[str, Statement, dict] | None:
+    """A name the failed ``statement`` uses that a failed import was to bind (``failure``: the
+    statement's own error, whose NameError may name what a failed `import *` was to give)."""
+    unbound = failure.get("name") if failure and failure.get("type") == "NameError" else None
     for error in _errors(report):
         if not error.get("import"):
             continue
@@ -71,6 +74,8 @@ def _failed_import_used(statement: Statement, plan: SlicePlan, report) -> tuple[
         used = sorted(statement.uses & imported.binds)
         if used:
             return used[0], imported, error
+        if imported.star_import and unbound and unbound not in plan.defined:
+            return unbound, imported, error
     return None
 
 
@@ -82,7 +87,7 @@ def message(name: str, source: Source, plan: SlicePlan, report) -> str:
         if statement is None or name not in statement.binds:
             continue
         where = source.where(error["lineno"])
-        cause = _failed_import_used(statement, plan, report)
+        cause = _failed_import_used(statement, plan, report, error)
         if cause is not None:
             used, imported, import_error = cause
             return (f"`{name}` could not be defined ({where}): it needs `{used}`, imported by "
@@ -159,7 +164,7 @@ def load_notes(source: Source, plan: SlicePlan, report, assignment: str) -> list
     for error in _errors(report):
         statement = _statement_at(plan, error["lineno"])
         if statement is not None and statement.binds & set(plan.required):
-            cause = _failed_import_used(statement, plan, report)
+            cause = _failed_import_used(statement, plan, report, error)
             if cause is not None:
                 explained.add(cause[1].lineno)
     for error in _errors(report):

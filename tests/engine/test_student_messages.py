@@ -307,3 +307,41 @@ def test_a_renamed_class_gets_one_note_naming_it_and_the_fix(spawn):
         "looks for the practical's names (see `grade template networks`): rename yours.",
         "no class `Cnn` in networks.py — did you mean `LeNet5`? The grader looks for the "
         "practical's names (see `grade template networks`): rename yours."]
+
+
+def test_a_failed_relative_star_import_is_named_when_a_class_misses_what_it_gave(spawn):
+    source = RELATIVE.replace("from .base import Module", "from .base import *")
+    student, _ = spawn(source, ["Linear"], module="diy")
+    with pytest.raises(MissingName) as e:
+        student.Linear
+    assert str(e.value) == (
+        "`Linear` could not be defined (diy.py, line 5): it needs `Module`, imported by "
+        "`from .base import *` at diy.py, line 2, which failed — a relative import only works "
+        "inside a package, and your file is graded on its own: write `from base import *` (with "
+        "base.py next to your file) or define what you need from it in your file")
+
+
+DIM_1_OF_1D = "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+
+
+@pytest.mark.parametrize("code,named", [
+    ("correct += (torch.argmax(y, 1) == torch.argmax(t, 1)).sum()", "`y` or `t` is 1-D"),
+    ("acc += (y.max(1)[1] == t.max(1)[1]).float().sum()", "`y` or `t` is 1-D"),
+    ("n_correct += (pred == labels.argmax(dim=1)).sum().item()", "`labels` is 1-D"),
+    ("n_correct += (pred == np.argmax(t, axis=1)).sum()", "`t` is 1-D"),
+])
+def test_argmax_over_class_index_labels_is_recognised(code, named):
+    from grader import mistakes
+
+    hint = mistakes.explain("IndexError", DIM_1_OF_1D, code)
+    assert hint.startswith(named) and "class indices" in hint
+
+
+def test_other_errors_get_no_made_up_hint():
+    from grader import mistakes
+
+    assert mistakes.explain("IndexError", DIM_1_OF_1D, "x = x.transpose(0, 1)") == ""
+    assert mistakes.explain("IndexError", "list index out of range", "t.argmax(1)") == ""
+    assert mistakes.explain("RuntimeError", "mat1 and mat2 shapes cannot be multiplied "
+                                            "(4x100 and 784x10)") == ""
+    assert mistakes.explain("NotImplementedError", "", "raise NotImplementedError") == ""
