@@ -1,29 +1,37 @@
 """Scenarios shared by the public and hidden checks of DIY (the NumPy neural-network framework).
 
-How a module is checked, whatever the student's layout of its parameters:
+The wall: everything that runs in the student process — the submission, and the grader's own
+helpers imported there (``grader.recipes.numpy_modules``) — can be replaced by the submission.
+So nothing computed there is trusted as a verdict: the checks call the student's own methods
+directly (``module.forward(x)``, ``module.backward_delta(x, delta)``, ``module._gradient``...)
+and compare what comes back with what the judge computes itself.
 
-* **Finite differences, computed here.** For L = sum(forward(x) * delta) with a fixed random
-  ``delta``, the student process runs the student's ``forward`` with one entry of ``x`` (or of
-  one of the student's own ``_parameters`` arrays, in whatever layout they are) moved by +h and
-  -h, and sends back the raw outputs (one request for all of them). The judge takes
-  (L+ - L-) / 2h — as sum((out+ - out-) * delta) / 2h, so that unchanged outputs give exactly
-  0 — and compares it with what ``backward_delta`` / ``backward_update_gradient`` returned:
-  CS231n relative error max |a - n| / max(1e-8, |a| + |n|), float64, h = 1e-5
-  (``grader.checks.FD_STEP``). Right gradients give at most 3e-8 here, the wrong ones of the
-  corpus 0.3 or more; the threshold is 1e-5 (``grader.checks.FD_THRESHOLD``). Inputs stay away
-  from kinks: ReLU inputs have |x| >= 0.1, max-pool inputs are distinct values 0.01 apart, so
-  no ±h move changes which side of the kink or which window entry is the max. A few of the
-  batched outputs are recomputed by calling the student's ``forward`` directly (the batching
-  helper runs in the student process, where a submission could replace it).
-* **Forward values** are compared with torch's operators (float64) applied to the student's
-  own parameters, read back and put in the canonical layout by their shapes: every dimension
-  of the checked modules is different, so the axis order (``W`` (in, out) or (out, in), a
-  convolution kernel (k, c_in, c_out) or torch's (c_out, c_in, k), merged axes) is found from
-  the shape alone, and any layout that reproduces the output is accepted.
+* **Gradients, computed here.** The practical fixes what each module computes (Linear,
+  Conv1D, Conv2D, the activations, the pools, Flatten, the losses), so the judge builds the
+  same operation with torch (float64), from the student's own parameters (read back, in
+  whatever layout they are) and the judge's inputs, and takes the gradient of
+  L = sum(forward(x) * delta) by autograd. What ``backward_delta`` /
+  ``backward_update_gradient`` / ``loss.backward`` returned must match it: CS231n relative
+  error max |a - e| / max(1e-8, |a| + |e|) <= 1e-5 (``grader.checks.FD_THRESHOLD``); right
+  gradients give ~1e-15, the wrong ones of the corpus 0.3 or more. (Earlier versions took
+  finite differences of the student's forward through a helper in the student process: a
+  forward that recognised the ±h probes, or a replaced helper, passed any backward.) Inputs
+  stay away from kinks: ReLU inputs have |x| >= 0.1, max-pool inputs are distinct values.
+* **Forward values** are compared with the same operations applied to the student's own
+  parameters, put in the canonical layout by their shapes: every dimension of the checked
+  modules is different, so the axis order (``W`` (in, out) or (out, in), a convolution kernel
+  (k, c_in, c_out) or torch's (c_out, c_in, k), merged axes) is found from the shape alone, and
+  any layout that reproduces the output is accepted. ``None`` entries of ``_parameters`` and
+  ``_gradient`` mean "no such parameter" (``_parameters["b"] = None`` without a bias).
 * **Sequentiel, Optim and SGD** are checked with modules and a loss of the grader's own
-  (``grader.recipes.numpy_modules.Probe*``), so a bug in the student's Linear costs points in
-  the checks of Linear only; the trainings (MLP on USPS, a small Conv1D network, an
-  autoencoder) use the student's modules throughout.
+  (``grader.recipes.numpy_modules.Probe*``), so that a bug in the student's Linear costs points
+  in the checks of Linear only; the judge knows their parameters and computes what they must
+  give. They are callable like modules (``net(x)``, ``loss(y, yhat)``).
+* **Trainings** (MLP on USPS, a small Conv1D network, an autoencoder) use the student's modules
+  and SGD; the judge reads the trained parameters back and computes the predictions and
+  reconstructions itself, on data the student process never saw with labels, before and after
+  training: a loss that did not decrease earns no credit, whatever the network's own forward
+  says, and what SGD returns is only drawn as a learning curve (its own check is about it).
 """
 
 from __future__ import annotations
@@ -35,16 +43,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (FD_STEP, FD_THRESHOLD, check_close, check_finite,
-                           check_number, linear_credit, relative_error)
+from grader.checks import (FD_THRESHOLD, check_close, check_finite, check_number,
+                           linear_credit, relative_error)
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
 from grader.wire import describe_value
 
 RECIPES = "grader.recipes.numpy_modules"
 MISSING = "<missing>"
-H = FD_STEP
 THRESHOLD = FD_THRESHOLD
-MAX_ENTRIES = 160      # at most this many entries per array are perturbed (chosen at random)
 FORWARD_RTOL, FORWARD_ATOL = 1e-6, 1e-9
 
 
@@ -77,6 +83,26 @@ def call(what: str, function, *args, **kwargs):
         raise CheckFailure(text) from None
 
 
+def attribute(obj, name: str):
+    """``obj.<name>`` read straight from the student's object (no helper of the grader runs in
+    the student process for it): data, or MISSING when the attribute does not exist."""
+    try:
+        return getattr(obj, name).fetch()
+    except NotImplementedYet:
+        raise
+    except StudentError as e:
+        if e.type_name == "AttributeError":
+            return MISSING
+        raise CheckFailure(f"reading .{name} raised {e.type_name}"
+                           + (f": {e.message}" if e.message else "")) from None
+
+
+def state(module) -> dict:
+    """The module's ``_parameters`` and ``_gradient`` as they are now (MISSING when absent)."""
+    return {"parameters": attribute(module, "_parameters"),
+            "gradient": attribute(module, "_gradient")}
+
+
 # ---------------------------------------------------------------------------------- inputs
 
 
@@ -85,7 +111,7 @@ def randn(*shape, seed=0):
 
 
 def distinct(*shape, seed=0):
-    """Values 0.01 apart in random order, centred: no ties, no max changes within ±h."""
+    """Values 0.01 apart in random order, centred: no ties in a max-pool window."""
     n = int(np.prod(shape))
     return (np.random.default_rng(seed).permutation(n).reshape(shape) - n / 2) * 0.01
 
@@ -101,6 +127,9 @@ def one_hot(labels, n_classes):
 
 
 def t(a):
+    """A float64 tensor of ``a`` (a tensor stays itself, autograd included)."""
+    if isinstance(a, torch.Tensor):
+        return a
     return torch.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.float64)))
 
 
@@ -127,7 +156,8 @@ def check_array(value, shape, what: str) -> np.ndarray:
 
 
 def entries(params, what: str) -> list[tuple]:
-    """(key, array) of a student's ``_parameters`` or ``_gradient`` value."""
+    """(key, array) of a student's ``_parameters`` or ``_gradient`` value; ``None`` entries
+    (``_parameters["b"] = None`` for a module without bias) mean "no such parameter"."""
     if isinstance(params, str) and params == MISSING:
         raise CheckFailure(f"{what} does not exist: set it in __init__ (None for a module "
                            "without parameters)")
@@ -137,16 +167,16 @@ def entries(params, what: str) -> list[tuple]:
         return [(None, params)]
     if isinstance(params, dict):
         out = list(params.items())
-    elif isinstance(params, list):
+    elif isinstance(params, (list, tuple)):
         out = list(enumerate(params))
     else:
         raise CheckFailure(f"{what} should be an array, a dict name -> array or None; got "
                            f"{type(params).__name__}")
     for key, value in out:
-        if not isinstance(value, np.ndarray):
+        if value is not None and not isinstance(value, np.ndarray):
             raise CheckFailure(f"{what}[{key!r}] should be a NumPy array, got "
                                f"{type(value).__name__}")
-    return out
+    return [(key, value) for key, value in out if value is not None]
 
 
 def label(key) -> str:
@@ -161,163 +191,353 @@ def describe_layout(params) -> str:
 
 
 def gradient_matches_parameters(params, grads, what: str) -> list[tuple]:
-    """``_gradient`` has the same keys and shapes as ``_parameters``; returns the pairs."""
+    """``_gradient`` has an array shaped like each array of ``_parameters``; returns the
+    (key, parameter, gradient) triples."""
     p_items = entries(params, f"{what}._parameters")
     g_items = entries(grads, f"{what}._gradient")
-    p_keys, g_keys = [k for k, _ in p_items], [k for k, _ in g_items]
     if not p_items:
         raise CheckFailure(f"{what}._parameters is None: this module has parameters to learn")
-    if p_keys != g_keys and sorted(map(str, p_keys)) != sorted(map(str, g_keys)):
-        raise CheckFailure(f"{what}._gradient should have the keys of _parameters: "
-                           f"{p_keys} vs {g_keys}")
     g = dict(g_items)
+    if not all(k in g for k, _ in p_items):
+        g = {str(k): v for k, v in g_items}
+        if not all(str(k) in g for k, _ in p_items):
+            raise CheckFailure(f"{what}._gradient should have the keys of _parameters: "
+                               f"{[k for k, _ in p_items]} vs {[k for k, _ in g_items]}")
     pairs = []
     for key, p in p_items:
-        if tuple(g[key].shape) != tuple(p.shape):
-            raise CheckFailure(f"{what}._gradient{label(key)} has shape {list(g[key].shape)}, "
+        grad = g[key] if key in g else g[str(key)]
+        if tuple(grad.shape) != tuple(p.shape):
+            raise CheckFailure(f"{what}._gradient{label(key)} has shape {list(grad.shape)}, "
                                f"its parameter {list(p.shape)}: they must match")
-        pairs.append((key, p, g[key]))
+        pairs.append((key, p, grad))
     return pairs
 
 
 def float64_note(*arrays) -> str:
     kinds = {a.dtype.name for a in arrays if isinstance(a, np.ndarray) and a.dtype != np.float64}
-    return (f" (note: arrays of dtype {', '.join(sorted(kinds))}: keep everything float64 — "
-            "finite differences need the precision)") if kinds else ""
+    return (f" (note: arrays of dtype {', '.join(sorted(kinds))}: keep everything float64)"
+            if kinds else "")
 
 
-# ------------------------------------------------------------------- finite differences
+# ------------------------------------------------------- the practical's operations, here
 
 
-def pick(shape, rng, limit=MAX_ENTRIES) -> list[tuple]:
-    """Every index of an array of ``shape``, or ``limit`` of them drawn at random."""
-    size = int(np.prod(shape))
-    flat = np.arange(size) if size <= limit else np.sort(rng.choice(size, limit, replace=False))
-    return [tuple(int(i) for i in np.unravel_index(f, shape)) for f in flat]
+class Op:
+    """What a module of the practical computes, in the judge: ``spec`` (parameter name ->
+    canonical shape; empty without parameters) and ``fn(params, x)`` on float64 tensors."""
+
+    def __init__(self, label: str, spec: dict, fn):
+        self.label, self.spec, self.fn = label, spec, fn
+
+    def __call__(self, params: dict, x):
+        return self.fn({k: t(v) for k, v in params.items()}, t(x))
 
 
-def numeric(student, module, x, delta, targets, owners, what: str) -> list[np.ndarray]:
-    """Central differences of L = sum(forward * delta), from the student's raw forwards.
-
-    ``targets``: [(owner, key, shape, indices)]; owner -1 is the input. Returns one array of
-    numerical derivatives per target, over its indices.
-    """
-    perturbations = [[owner, key, list(i)] for owner, key, _, idx in targets for i in idx]
-    answer = call(f"{what}: forward(x) with one entry of x or of _parameters moved by ±{H:g}",
-                  recipe(student, "probe_outputs"), module, x, perturbations, H, list(owners))
-    plus, minus = answer["plus"], answer["minus"]
-    if not (isinstance(plus, list) and isinstance(minus, list)
-            and len(plus) == len(minus) == len(perturbations)):
-        raise CheckFailure(f"{what}: the forward passes for finite differences did not come back")
-    spot_check(module, x, targets, plus, minus, what)
-    values = []
-    for p, m in zip(plus, minus):
-        p = check_array(p, delta.shape, f"{what}: forward output")
-        m = check_array(m, delta.shape, f"{what}: forward output")
-        values.append(float(np.sum((p.astype(np.float64) - m.astype(np.float64)) * delta)) / (2 * H))
-    out, start = [], 0
-    for _, _, _, idx in targets:
-        out.append(np.array(values[start:start + len(idx)]))
-        start += len(idx)
-    return out
+def linear_op(n_in, n_out, bias=True) -> Op:
+    spec = {"W": (n_in, n_out), "b": (n_out,)} if bias else {"W": (n_in, n_out)}
+    return Op("X W + b" if bias else "X W", spec, linear_t)
 
 
-def spot_check(module, x, targets, plus, minus, what: str, count: int = 2) -> None:
-    """A few of the outputs the batched helper reported, recomputed by calling the student's
-    forward directly on the perturbed input (data chosen here, after the reply): the batched
-    outputs must be those of the student's own forward, not numbers made up to match."""
-    owner, _, _, idx = targets[0]
-    if owner != -1 or not idx:
-        return
-    rng = np.random.default_rng(len(idx))
-    for k in rng.choice(len(idx), min(count, len(idx)), replace=False):
-        for sign, reported in ((1, plus[k]), (-1, minus[k])):
-            moved = np.array(x, dtype=np.float64, copy=True)
-            moved[idx[k]] = x[idx[k]] + sign * H
-            direct = as_array(call(f"{what}.forward(x)", module.forward, moved), f"{what}.forward(x)")
-            reported = as_array(reported, f"{what}.forward(x)")
-            if direct.shape != reported.shape or not np.allclose(direct, reported, rtol=1e-10,
-                                                                 atol=1e-12):
-                raise CheckFailure(f"{what}: the outputs sent back for the finite differences are "
-                                   "not those of forward(x) called directly on the same input "
-                                   f"(entry {idx[k]} of x moved by {sign * H:+g}): forward must "
-                                   "depend on its input only (and on the parameters)")
+def linear_t(p, x):
+    out = x @ p["W"]
+    return out + p["b"] if "b" in p else out
 
 
-def compare_gradient(analytic, numerical, what: str, hint: str = "", indices=None) -> None:
-    """CS231n relative error of the student's gradient entries (at ``indices`` of the array)
-    against the numerical ones; fails above THRESHOLD saying where and by how much."""
+def conv1d_op(k_size, chan_in, chan_out, stride=1) -> Op:
+    return Op("the cross-correlation of x with its kernel, plus its bias",
+              {"W": (k_size, chan_in, chan_out), "b": (chan_out,)},
+              lambda p, x: conv1d_t(p, x, stride))
+
+
+def conv1d_t(p, x, stride):
+    return F.conv1d(x.permute(0, 2, 1), p["W"].permute(2, 1, 0), p["b"],
+                    stride=stride).permute(0, 2, 1)
+
+
+def conv2d_op(k_h, k_w, chan_in, chan_out, stride_h=1, stride_w=1) -> Op:
+    return Op("the cross-correlation of x with its kernel, plus its bias",
+              {"W": (k_h, k_w, chan_in, chan_out), "b": (chan_out,)},
+              lambda p, x: conv2d_t(p, x, stride_h, stride_w))
+
+
+def conv2d_t(p, x, stride_h, stride_w):
+    return F.conv2d(x.permute(0, 3, 1, 2), p["W"].permute(3, 2, 0, 1), p["b"],
+                    stride=(stride_h, stride_w)).permute(0, 2, 3, 1)
+
+
+def maxpool1d_t(x, k, stride):
+    return F.max_pool1d(x.permute(0, 2, 1), k, stride).permute(0, 2, 1)
+
+
+def avgpool2d_t(x, k_h, k_w, stride_h, stride_w):
+    return F.avg_pool2d(x.permute(0, 3, 1, 2), (k_h, k_w), (stride_h, stride_w)).permute(0, 2, 3, 1)
+
+
+OPS = {
+    "TanH": Op("tanh", {}, lambda p, x: torch.tanh(x)),
+    "Sigmoide": Op("the sigmoid", {}, lambda p, x: torch.sigmoid(x)),
+    "ReLU": Op("max(0, x)", {}, lambda p, x: torch.relu(x)),
+    "Softmax": Op("the softmax over the last axis", {}, lambda p, x: torch.softmax(x, -1)),
+    "Flatten": Op("the C-order reshape to (batch, -1)", {}, lambda p, x: x.reshape(len(x), -1)),
+}
+
+
+def maxpool1d_op(k, stride) -> Op:
+    return Op("the max of each window", {}, lambda p, x: maxpool1d_t(x, k, stride))
+
+
+def avgpool2d_op(k_h, k_w, stride_h, stride_w) -> Op:
+    return Op("the mean of each window", {},
+              lambda p, x: avgpool2d_t(x, k_h, k_w, stride_h, stride_w))
+
+
+# ----------------------------------------------------------------- parameter layouts
+
+
+def _merges(shape, target) -> bool:
+    """``target`` is ``shape`` with some runs of consecutive axes merged (same C order)."""
+    if int(np.prod(shape)) != int(np.prod(target)):
+        return False
+    if not shape:
+        return True
+    cum = set(np.cumprod(shape).tolist())
+    return all(c in cum for c in np.cumprod(target).tolist()) and len(target) <= len(shape)
+
+
+def _no_ones(shape) -> tuple:
+    return tuple(int(d) for d in shape if d != 1)
+
+
+class Layout:
+    """One way of reading a student's array as the canonical one: reshape to ``permuted``, then
+    put the axes back in the canonical order (works on arrays and on tensors)."""
+
+    def __init__(self, permuted: tuple, inverse: tuple):
+        self.permuted, self.inverse = permuted, inverse
+
+    def __call__(self, value):
+        if isinstance(value, torch.Tensor):
+            return value.reshape(self.permuted).permute(*self.inverse)
+        return np.asarray(value).reshape(self.permuted).transpose(self.inverse)
+
+
+def layouts(array: np.ndarray, canonical: tuple) -> list[Layout]:
+    """Every way of reading ``array`` as an array of shape ``canonical``: an axis order, maybe
+    with consecutive axes merged. Distinct dimensions make it unique in the checks."""
+    found, seen = [], []
+    for perm in itertools.permutations(range(len(canonical))):
+        permuted = tuple(canonical[i] for i in perm)
+        if _merges(_no_ones(permuted), _no_ones(array.shape)):  # (1, n) reads as (n,)
+            layout = Layout(permuted, tuple(int(i) for i in np.argsort(perm)))
+            candidate = layout(array.astype(np.float64))
+            if not any(np.array_equal(candidate, f) for f in seen):
+                seen.append(candidate)
+                found.append(layout)
+    return found
+
+
+class Reading:
+    """The student's parameters read in a canonical layout: name -> (key, Layout)."""
+
+    def __init__(self, parts: dict):
+        self.parts = parts
+
+    def canonical(self, arrays: dict) -> dict:
+        """Canonical name -> value, from the student's key -> array (or tensor)."""
+        return {name: layout(arrays[key]) for name, (key, layout) in self.parts.items()}
+
+
+def readings(params, spec: dict, what: str) -> list[Reading]:
+    """Every reading of the student's ``_parameters`` as ``spec`` (name -> shape): several when
+    a layout is ambiguous."""
+    items = entries(params, f"{what}._parameters")
+    expected = ", ".join(f"{name} {list(shape)}" for name, shape in spec.items())
+    options = []
+    for name, shape in spec.items():
+        candidates = [(key, layout) for key, value in items
+                      if int(value.size) == int(np.prod(shape))
+                      for layout in layouts(value, tuple(shape))]
+        if len(items) != len(spec) or not candidates:
+            raise CheckFailure(
+                f"{what}: cannot match its _parameters ({describe_layout(params)}) with "
+                f"{expected} (in any axis order) — one array each")
+        options.append([(name, c) for c in candidates])
+    found = [Reading(dict(combo)) for combo in itertools.product(*options)
+             if len({repr(key) for _, (key, _) in combo}) == len(combo)]
+    if not found:
+        raise CheckFailure(f"{what}: cannot match its _parameters ({describe_layout(params)}) "
+                           f"with {expected} — one array each")
+    return found
+
+
+def canonical_parameters(params, spec: dict, what: str) -> list[dict]:
+    """The student's parameters read in the canonical layout ``spec``: candidate dicts."""
+    arrays = dict(entries(params, f"{what}._parameters"))
+    return [r.canonical({k: v.astype(np.float64) for k, v in arrays.items()})
+            for r in readings(params, spec, what)]
+
+
+def matching_readings(params, op: Op, x, out, what: str) -> tuple[list[Reading], bool]:
+    """The readings of ``params`` under which ``op`` reproduces the student's ``out`` for
+    ``x``; all of them (and False) when none does."""
+    if not op.spec:
+        return [Reading({})], True
+    arrays = {k: v.astype(np.float64) for k, v in entries(params, f"{what}._parameters")}
+    every = readings(params, op.spec, what)
+    good = []
+    for reading in every:
+        with torch.no_grad():
+            expected = op(reading.canonical(arrays), x).numpy()
+        if (out is not None and expected.shape == np.shape(out)
+                and np.allclose(out, expected, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)):
+            good.append(reading)
+    return (good, True) if good else (every, False)
+
+
+def forward_matches(student_out, candidates: list[dict], compute, what: str) -> None:
+    """The output equals ``compute(params)`` for one reading of the parameters."""
+    failures = []
+    for params in candidates:
+        try:
+            check_close(student_out, compute(params), what, rtol=FORWARD_RTOL, atol=FORWARD_ATOL,
+                        expected_label="expected")
+            return
+        except CheckFailure as e:
+            failures.append(str(e))
+    raise CheckFailure(failures[0])
+
+
+def linear_out(p, x):
+    return linear_t({k: t(v) for k, v in p.items()}, t(x)).numpy()
+
+
+def conv1d_out(p, x, stride):
+    return conv1d_t({k: t(v) for k, v in p.items()}, t(x), stride).numpy()
+
+
+def conv2d_out(p, x, stride_h, stride_w):
+    return conv2d_t({k: t(v) for k, v in p.items()}, t(x), stride_h, stride_w).numpy()
+
+
+def module_forward_scenario(student, module, x, out_shape, spec, compute, what) -> None:
+    """forward(x) has the right shape and equals the operator applied to the module's own
+    parameters (read back from the student process, any layout)."""
+    out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
+                      f"{what}.forward(x) for x of shape {list(x.shape)}")
+    params = attribute(module, "_parameters")
+    forward_matches(out, canonical_parameters(params, spec, what), lambda p: compute(p, x),
+                    f"{what}.forward(x) vs the operator applied to its own parameters")
+
+
+# ------------------------------------------------------------------------ gradients, here
+
+
+def expected_gradients(op: Op, reading: Reading, arrays: dict, x, delta) -> tuple:
+    """dL/dx and dL/d(each student array, in its own layout) for L = sum(op(params, x) * delta),
+    by autograd in the judge."""
+    leaves = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+              for k, v in arrays.items()}
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    out = op.fn(reading.canonical(leaves), xt)
+    (out * t(delta)).sum().backward()
+    grads = {k: (v.grad.numpy() if v.grad is not None else np.zeros(v.shape))
+             for k, v in leaves.items()}
+    return xt.grad.numpy(), grads
+
+
+def compare_gradient(analytic, expected, what: str, hint: str = "") -> None:
+    """CS231n relative error of the student's gradient against the one computed here; fails
+    above THRESHOLD saying where and by how much."""
     a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numerical, dtype=np.float64)
-    error = relative_error(a, n)
+    e = np.asarray(expected, dtype=np.float64)
+    error = relative_error(a, e)
     if error <= THRESHOLD:  # NaN fails
         return
-    each = np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))
+    each = np.abs(a - e) / np.maximum(1e-8, np.abs(a) + np.abs(e))
     each = np.where(np.isnan(each), np.inf, each)
-    worst = int(np.argmax(np.where(each > THRESHOLD, np.abs(a - n), -1)))
-    where = tuple(indices[worst]) if indices is not None else (worst,)
+    worst = int(np.argmax(np.where(each > THRESHOLD, np.abs(a - e), -1).reshape(-1)))
+    where = tuple(int(i) for i in np.unravel_index(worst, a.shape)) if a.ndim else ()
     bad = int(np.sum(each > THRESHOLD))
-    text = (f"{what}: relative error {error:.3g} against central finite differences (allowed "
-            f"{THRESHOLD:g}; {bad} of {len(a)} entries off); worst at index {where}: "
-            f"got {a[worst]:.6g}, numerical {n[worst]:.6g}")
-    if np.all(n == 0) and np.any(a != 0):
-        text += ("\nMoving these entries does not change forward's output at all: does forward "
-                 "read the arrays in _parameters (not copies made in __init__)?")
+    text = (f"{what}: relative error {error:.3g} (allowed {THRESHOLD:g}; {bad} of {a.size} "
+            f"entries off); worst at index {where}: got {a.reshape(-1)[worst]:.6g}, expected "
+            f"{e.reshape(-1)[worst]:.6g}")
+    if not np.any(a) and np.any(e):
+        text += "\nEvery entry is 0: is the gradient computed (and returned or stored)?"
     raise CheckFailure(text + hint)
 
 
-def check_backward_delta(student, module, x, out_shape, what: str, seed: int = 1,
+def _forward_note(matched: bool, op: Op, what: str) -> str:
+    return ("" if matched else f"\n(Its forward does not compute {op.label} of its own parameters "
+            "either: see its forward check. The gradient expected is that of the right "
+            "operation.)")
+
+
+def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed: int = 1,
                          hint: str = "") -> None:
-    """backward_delta(x, delta) against finite differences of forward, w.r.t. the input."""
+    """backward_delta(x, delta) against dL/dx computed here from the module's parameters."""
     delta = randn(*out_shape, seed=seed)
-    result = call(f"{what}: forward(x) then backward_delta(x, delta) for x of shape "
-                  f"{list(x.shape)}", recipe(student, "analytic"), module, x, delta, "delta")
-    check_array(result["out"], out_shape, f"{what}.forward(x) for x of shape {list(x.shape)}")
-    dx = check_array(result["dx"], x.shape, f"{what}.backward_delta(x, delta) (shaped like x)")
-    idx = pick(x.shape, np.random.default_rng(seed))
-    (num,) = numeric(student, module, x, delta, [(-1, None, x.shape, idx)], [], what)
-    got = np.array([dx[i] for i in idx], dtype=np.float64)
-    compare_gradient(got, num, f"{what}.backward_delta vs finite differences of forward "
-                     f"(x of shape {list(x.shape)})" + float64_note(dx), hint, idx)
+    out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
+                      f"{what}.forward(x) for x of shape {list(x.shape)}")
+    dx = check_array(call(f"{what}: forward(x) then backward_delta(x, delta) for x of shape "
+                          f"{list(x.shape)}", module.backward_delta, x, delta), x.shape,
+                     f"{what}.backward_delta(x, delta) (shaped like x)")
+    params = attribute(module, "_parameters") if op.spec else None
+    arrays = dict(entries(params, f"{what}._parameters")) if op.spec else {}
+    candidates, matched = matching_readings(params, op, x, out, what)
+    failure = None
+    for reading in candidates:
+        expected, _ = expected_gradients(op, reading, arrays, x, delta)
+        try:
+            compare_gradient(dx, expected, f"{what}.backward_delta(x, delta) vs dL/dx computed "
+                             f"by the grader (x of shape {list(x.shape)})" + float64_note(dx),
+                             hint + _forward_note(matched, op, what))
+            return
+        except CheckFailure as e:
+            failure = failure or e
+    raise failure
 
 
-def check_backward_update_gradient(student, module, x, out_shape, what: str, seed: int = 2,
-                                   hint: str = "") -> None:
-    """backward_update_gradient(x, delta) (after zero_grad) against finite differences of
-    forward w.r.t. each of the student's own parameter arrays."""
+def check_backward_update_gradient(student, module, x, out_shape, what: str, op: Op,
+                                   seed: int = 2, hint: str = "") -> None:
+    """backward_update_gradient(x, delta) (after zero_grad) against dL/d(parameters) computed
+    here, for each of the student's own parameter arrays."""
     delta = randn(*out_shape, seed=seed)
-    result = call(f"{what}: forward(x), zero_grad() then backward_update_gradient(x, delta) for "
-                  f"x of shape {list(x.shape)}", recipe(student, "analytic"), module, x, delta,
-                  "update")
-    check_array(result["out"], out_shape, f"{what}.forward(x) for x of shape {list(x.shape)}")
-    st = recipe(student, "state")(module)
-    pairs = gradient_matches_parameters(st["parameters"], result["gradients"][0], what)
-    rng = np.random.default_rng(seed)
-    targets = [(0, key, p.shape, pick(p.shape, rng)) for key, p, _ in pairs]
-    nums = numeric(student, module, x, delta, targets, [module], what)
-    for (key, p, g), (_, _, _, idx), num in zip(pairs, targets, nums):
-        got = np.array([g[i] for i in idx], dtype=np.float64)
-        compare_gradient(got, num, f"{what}._gradient{label(key) or ' (array)'} of shape "
-                         f"{list(p.shape)} after zero_grad + backward_update_gradient, vs finite "
-                         f"differences" + float64_note(p, g), hint, idx)
+    out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
+                      f"{what}.forward(x) for x of shape {list(x.shape)}")
+    call(f"{what}.zero_grad()", module.zero_grad)
+    call(f"{what}: forward(x), zero_grad() then backward_update_gradient(x, delta) for x of "
+         f"shape {list(x.shape)}", module.backward_update_gradient, x, delta)
+    st = state(module)
+    pairs = gradient_matches_parameters(st["parameters"], st["gradient"], what)
+    arrays = {key: p for key, p, _ in pairs}
+    candidates, matched = matching_readings(st["parameters"], op, x, out, what)
+    failure = None
+    for reading in candidates:
+        _, expected = expected_gradients(op, reading, arrays, x, delta)
+        try:
+            for key, p, g in pairs:
+                compare_gradient(g, expected[key], f"{what}._gradient{label(key) or ' (array)'} "
+                                 f"of shape {list(p.shape)} after zero_grad + "
+                                 "backward_update_gradient, vs dL/d(parameter) computed by the "
+                                 "grader" + float64_note(p, g),
+                                 hint + _forward_note(matched, op, what))
+            return
+        except CheckFailure as e:
+            failure = failure or e
+    raise failure
 
 
-def check_loss_backward(student, loss, y, yhat, what: str) -> None:
-    """loss.backward(y, yhat) against finite differences of loss.forward(y, yhat).sum()."""
+def check_loss_backward(student, name: str, y, yhat, what: str) -> None:
+    """loss.backward(y, yhat) against the gradient of the loss's formula summed over the batch,
+    computed here by autograd."""
+    loss = getattr(student, name)()
     grad = check_array(call(f"{what}.backward(y, yhat)", loss.backward, y, yhat), yhat.shape,
                        f"{what}.backward(y, yhat) (shaped like yhat)")
-    idx = pick(yhat.shape, np.random.default_rng(0))
-    answer = call(f"{what}.forward(y, yhat) with one entry of yhat moved by ±{H:g}",
-                  recipe(student, "loss_probe"), loss, y, yhat, [list(i) for i in idx], H)
-    num = []
-    for p, m in zip(answer["plus"], answer["minus"]):
-        p = check_array(p, (len(y),), f"{what}.forward(y, yhat) (one loss per sample)")
-        m = check_array(m, (len(y),), f"{what}.forward(y, yhat) (one loss per sample)")
-        num.append(float(np.sum(p.astype(np.float64) - m.astype(np.float64))) / (2 * H))
-    got = np.array([grad[i] for i in idx], dtype=np.float64)
-    compare_gradient(got, np.array(num), f"{what}.backward vs finite differences of "
-                     f"{what}.forward(y, yhat).sum() (batch of {len(y)})" + float64_note(grad),
-                     indices=idx)
+    z = torch.tensor(np.asarray(yhat, dtype=np.float64), requires_grad=True)
+    loss_t(name, t(y), z).sum().backward()
+    compare_gradient(grad, z.grad.numpy(), f"{what}.backward vs the gradient of "
+                     f"{what}.forward(y, yhat).sum() computed by the grader (batch of {len(y)})"
+                     + float64_note(grad))
 
 
 # ------------------------------------------------------------------------- losses
@@ -339,14 +559,20 @@ def loss_inputs(name: str, batch: int = 5, width: int = 4, seed: int = 3):
     return y, 1.5 * z
 
 
-def expected_loss(name: str, y, yhat) -> np.ndarray:
+def loss_t(name: str, y, yhat):
+    """The practical's losses per sample, on tensors (y one-hot for the cross-entropies)."""
     if name == "MSELoss":
-        return ((y - yhat) ** 2).sum(axis=1)
+        return ((y - yhat) ** 2).sum(dim=1)
     if name == "BCELoss":
-        return -(y * np.log(yhat) + (1 - y) * np.log(1 - yhat)).sum(axis=1)
+        return -(y * torch.log(yhat) + (1 - y) * torch.log(1 - yhat)).sum(dim=1)
     if name == "CELoss":
-        return -(y * np.log(yhat)).sum(axis=1)
-    return F.cross_entropy(t(yhat), t(y.argmax(axis=1)).long(), reduction="none").numpy()
+        return -(y * torch.log(yhat)).sum(dim=1)
+    return -(y * torch.log_softmax(yhat, dim=1)).sum(dim=1)
+
+
+def expected_loss(name: str, y, yhat) -> np.ndarray:
+    with torch.no_grad():
+        return loss_t(name, t(y), t(yhat)).numpy()
 
 
 LOSS_FORMULAS = {
@@ -368,109 +594,27 @@ def loss_forward_scenario(student, name: str, batch=5, width=4, seed=3) -> None:
 
 def loss_backward_scenario(student, name: str, batch=5, width=4, seed=3) -> None:
     y, yhat = loss_inputs(name, batch, width, seed)
-    check_loss_backward(student, getattr(student, name)(), y, yhat, f"{name}()")
-
-
-# ----------------------------------------------------------------- parameter layouts
-
-
-def _merges(shape, target) -> bool:
-    """``target`` is ``shape`` with some runs of consecutive axes merged (same C order)."""
-    if int(np.prod(shape)) != int(np.prod(target)):
-        return False
-    if not shape:
-        return True
-    cum = set(np.cumprod(shape).tolist())
-    return all(c in cum for c in np.cumprod(target).tolist()) and len(target) <= len(shape)
-
-
-def _no_ones(shape) -> tuple:
-    return tuple(int(d) for d in shape if d != 1)
-
-
-def layouts(array: np.ndarray, canonical: tuple) -> list[np.ndarray]:
-    """Every way of reading ``array`` as an array of shape ``canonical``: an axis order, maybe
-    with consecutive axes merged. Distinct dimensions make it unique in the checks."""
-    found = []
-    for perm in itertools.permutations(range(len(canonical))):
-        permuted = tuple(canonical[i] for i in perm)
-        if _merges(_no_ones(permuted), _no_ones(array.shape)):  # (1, n) reads as (n,)
-            candidate = array.reshape(permuted).transpose(np.argsort(perm))
-            if not any(np.array_equal(candidate, f) for f in found):
-                found.append(candidate)
-    return found
-
-
-def canonical_parameters(params, spec: dict, what: str) -> list[dict]:
-    """The student's parameters read in the canonical layout ``spec`` (name -> shape): a list
-    of candidate dicts (several when a layout is ambiguous)."""
-    items = entries(params, f"{what}._parameters")
-    by_size: dict[int, list] = {}
-    for key, value in items:
-        by_size.setdefault(int(value.size), []).append((key, value))
-    expected = ", ".join(f"{name} {list(shape)}" for name, shape in spec.items())
-    options = []
-    for name, shape in spec.items():
-        matching = by_size.get(int(np.prod(shape)), [])
-        candidates = [c for _, v in matching for c in layouts(v.astype(np.float64), tuple(shape))]
-        if len(items) != len(spec) or not candidates:
-            raise CheckFailure(
-                f"{what}: cannot match its _parameters ({describe_layout(params)}) with "
-                f"{expected} (in any axis order) — one array each")
-        options.append([(name, c) for c in candidates])
-    return [dict(combo) for combo in itertools.product(*options)]
-
-
-def forward_matches(student_out, candidates: list[dict], compute, what: str) -> None:
-    """The output equals ``compute(params)`` for one reading of the parameters."""
-    failures = []
-    for params in candidates:
-        try:
-            check_close(student_out, compute(params), what, rtol=FORWARD_RTOL, atol=FORWARD_ATOL,
-                        expected_label="expected")
-            return
-        except CheckFailure as e:
-            failures.append(str(e))
-    raise CheckFailure(failures[0])
-
-
-def linear_out(p, x):
-    out = x @ p["W"]
-    return out + p["b"] if "b" in p else out
-
-
-def conv1d_out(p, x, stride):
-    ref = F.conv1d(t(x).permute(0, 2, 1), t(p["W"]).permute(2, 1, 0), t(p["b"]), stride=stride)
-    return ref.permute(0, 2, 1).numpy()
-
-
-def conv2d_out(p, x, stride_h, stride_w):
-    ref = F.conv2d(t(x).permute(0, 3, 1, 2), t(p["W"]).permute(3, 2, 0, 1), t(p["b"]),
-                   stride=(stride_h, stride_w))
-    return ref.permute(0, 2, 3, 1).numpy()
-
-
-def module_forward_scenario(student, module, x, out_shape, spec, compute, what) -> None:
-    """forward(x) has the right shape and equals the operator applied to the module's own
-    parameters (read back from the student process, any layout)."""
-    out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
-                      f"{what}.forward(x) for x of shape {list(x.shape)}")
-    params = recipe(student, "state")(module)["parameters"]
-    forward_matches(out, canonical_parameters(params, spec, what), lambda p: compute(p, x),
-                    f"{what}.forward(x) vs the operator applied to its own parameters")
+    check_loss_backward(student, name, y, yhat, f"{name}()")
 
 
 # -------------------------------------------------------------------- bookkeeping
 
 
 def accumulation_scenario(student, module, x, out_shape, what: str) -> None:
+    """Gradients after zero_grad + one backward_update_gradient, after a second one, and after
+    zero_grad again: each read straight from the module."""
     delta = randn(*out_shape, seed=4)
-    res = call(f"{what}: forward(x), zero_grad(), backward_update_gradient(x, delta) twice, "
-               "zero_grad()", recipe(student, "accumulation"), module, x, delta)
-    st = recipe(student, "state")(module)
-    once = {k: g for k, _, g in gradient_matches_parameters(st["parameters"], res["once"], what)}
-    twice = dict(entries(res["twice"], f"{what}._gradient"))
-    reset = dict(entries(res["reset"], f"{what}._gradient"))
+    doing = (f"{what}: forward(x), zero_grad(), backward_update_gradient(x, delta) twice, "
+             "zero_grad()")
+    call(doing, module.forward, x)
+    call(doing, module.zero_grad)
+    call(doing, module.backward_update_gradient, x, delta)
+    st = state(module)
+    call(doing, module.backward_update_gradient, x, delta)
+    twice = dict(entries(attribute(module, "_gradient"), f"{what}._gradient"))
+    call(doing, module.zero_grad)
+    reset = dict(entries(attribute(module, "_gradient"), f"{what}._gradient"))
+    once = {k: g for k, _, g in gradient_matches_parameters(st["parameters"], st["gradient"], what)}
     for key, g1 in once.items():
         if not np.any(g1 != 0):
             raise CheckFailure(f"{what}._gradient{label(key)} is still all zeros after "
@@ -488,15 +632,25 @@ def accumulation_scenario(student, module, x, out_shape, what: str) -> None:
 
 
 def update_scenario(student, module, x, out_shape, steps, what: str) -> None:
+    """Parameters before and after update_parameters(step) for each of ``steps`` (None: the
+    default step), with the gradient of one backward_update_gradient(x, delta)."""
     delta = randn(*out_shape, seed=5)
-    res = call(f"{what}: forward(x), zero_grad(), backward_update_gradient(x, delta), then "
-               "update_parameters(step)", recipe(student, "update"), module, x, delta, list(steps))
-    pairs = gradient_matches_parameters(res["before"], res["gradient"], what)
+    doing = (f"{what}: forward(x), zero_grad(), backward_update_gradient(x, delta), then "
+             "update_parameters(step)")
+    call(doing, module.forward, x)
+    call(doing, module.zero_grad)
+    call(doing, module.backward_update_gradient, x, delta)
+    st = state(module)
+    pairs = gradient_matches_parameters(st["parameters"], st["gradient"], what)
     total = 0.0
-    for step, after in zip(steps, res["after"]):
+    for step in steps:
         total += 1e-3 if step is None else step
         done = "update_parameters()" if step is None else f"update_parameters({step:g})"
-        now = dict(entries(after, f"{what}._parameters"))
+        if step is None:
+            call(f"{what}.{done}", module.update_parameters)
+        else:
+            call(f"{what}.{done}", module.update_parameters, step)
+        now = dict(entries(attribute(module, "_parameters"), f"{what}._parameters"))
         for key, before, grad in pairs:
             if key not in now:
                 raise CheckFailure(f"{what}.{done} removed _parameters{label(key)}")
@@ -522,16 +676,30 @@ def probe_scale(student, d, seed):
 
 
 def probe_chain(student, seed=0, d=3):
-    """Three modules of the grader's own: scale (d) -> duplicate (d -> 2d) -> scale (2d)."""
+    """Three modules of the grader's own: scale (d) -> duplicate (d -> 2d) -> scale (2d).
+    Returns the modules, the two with parameters, and their parameters [(a1, c1), (a2, c2)]."""
     p1, a1, c1 = probe_scale(student, d, seed)
     dup = recipe(student, "ProbeDuplicate")()
     p2, a2, c2 = probe_scale(student, 2 * d, seed + 1)
+    return [p1, dup, p2], [p1, p2], [(a1, c1), (a2, c2)]
 
-    def forward(x):
-        h = x * a1 + c1
-        return np.concatenate([h, 2 * h], axis=1) * a2 + c2
 
-    return [p1, dup, p2], [p1, p2], forward
+def chain_forward(params, x):
+    """What the probe chain computes, here (NumPy arrays or tensors)."""
+    (a1, c1), (a2, c2) = params
+    h = x * a1 + c1
+    if isinstance(h, torch.Tensor):
+        return torch.cat([h, 2 * h], dim=1) * a2 + c2
+    return np.concatenate([h, 2 * h], axis=1) * a2 + c2
+
+
+def chain_gradients(params, x, delta):
+    """dL/dx and dL/d(a, c) of each scale module for L = sum(chain(x) * delta), by autograd."""
+    leaves = [(torch.tensor(a, requires_grad=True), torch.tensor(c, requires_grad=True))
+              for a, c in params]
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    (chain_forward(leaves, xt) * t(delta)).sum().backward()
+    return xt.grad.numpy(), [{"a": a.grad.numpy(), "c": c.grad.numpy()} for a, c in leaves]
 
 
 CHAIN = ("Sequentiel(scale, duplicate, scale) (modules of the grader's own: an element-wise "
@@ -539,45 +707,39 @@ CHAIN = ("Sequentiel(scale, duplicate, scale) (modules of the grader's own: an e
 
 
 def sequentiel_forward_scenario(student, seed=0) -> None:
-    modules, _, forward = probe_chain(student, seed)
+    modules, _, params = probe_chain(student, seed)
     net = student.Sequentiel(*modules)
     x = randn(5, 3, seed=seed)
     out = check_array(call(f"{CHAIN}.forward(x)", net.forward, x), (5, 6),
                       f"{CHAIN}.forward(x) for x of shape [5, 3]")
-    check_close(out, forward(x), f"{CHAIN}.forward: the modules applied in order", rtol=1e-12,
+    check_close(out, chain_forward(params, x), f"{CHAIN}.forward: the modules applied in order", rtol=1e-12,
                 atol=1e-12)
 
 
-def sequentiel_backward_scenario(student, net, owners, x, out_shape, what, seed=1) -> None:
-    """backward(x, delta) returns dL/dx and fills every module's gradient (finite differences)."""
+def sequentiel_backward_scenario(student, net, owners, params, x, out_shape, what,
+                                 seed=1) -> None:
+    """backward(x, delta) returns dL/dx and fills every module's gradient: both compared with
+    the chain rule applied here to the probes' known parameters."""
     delta = randn(*out_shape, seed=seed)
-    result = call(f"{what}: forward(x), zero_grad() then backward(x, delta)",
-                  recipe(student, "analytic"), net, x, delta, "backward", owners)
-    check_array(result["out"], out_shape, f"{what}.forward(x)")
-    dx = check_array(result["dx"], x.shape, f"{what}.backward(x, delta) (returns dL/dx, "
-                     "shaped like x)")
-    rng = np.random.default_rng(seed)
-    idx = pick(x.shape, rng)
-    targets = [(-1, None, x.shape, idx)]
-    grads = []
+    doing = f"{what}: forward(x), zero_grad() then backward(x, delta)"
+    check_array(call(doing, net.forward, x), out_shape, f"{what}.forward(x)")
+    call(doing, net.zero_grad)
+    dx = check_array(call(doing, net.backward, x, delta), x.shape,
+                     f"{what}.backward(x, delta) (returns dL/dx, shaped like x)")
+    expected_dx, expected = chain_gradients(params, x, delta)
+    compare_gradient(dx, expected_dx, f"{what}.backward(x, delta): dL/dx vs the chain rule "
+                     "computed by the grader")
     for position, owner in enumerate(owners):
-        st = recipe(student, "state")(owner)
-        for key, p, g in gradient_matches_parameters(
-                st["parameters"], result["gradients"][position], f"module {position}"):
-            targets.append((position, key, p.shape, pick(p.shape, rng)))
-            grads.append((position, key, g))
-    nums = numeric(student, net, x, delta, targets, owners, what)
-    compare_gradient(np.array([dx[i] for i in idx]), nums[0],
-                     f"{what}.backward(x, delta): dL/dx vs finite differences", indices=idx)
-    for (position, key, g), (_, _, _, idx_p), num in zip(grads, targets[1:], nums[1:]):
-        got = np.array([g[i] for i in idx_p])
-        if not np.any(got) and np.any(num):
-            raise CheckFailure(f"{what}.backward(x, delta) left the gradient of parameter "
-                               f"{key!r} of the module with parameters #{position + 1} at zero: "
-                               "call backward_update_gradient on every module")
-        compare_gradient(got, num, f"{what}.backward(x, delta): gradient of parameter {key!r} "
-                         f"of the module with parameters #{position + 1}, vs finite differences",
-                         indices=idx_p)
+        st = state(owner)
+        for key, _, g in gradient_matches_parameters(st["parameters"], st["gradient"],
+                                                     f"module {position}"):
+            if not np.any(g) and np.any(expected[position][key]):
+                raise CheckFailure(f"{what}.backward(x, delta) left the gradient of parameter "
+                                   f"{key!r} of the module with parameters #{position + 1} at "
+                                   "zero: call backward_update_gradient on every module")
+            compare_gradient(g, expected[position][key], f"{what}.backward(x, delta): gradient "
+                             f"of parameter {key!r} of the module with parameters "
+                             f"#{position + 1}, vs the chain rule computed by the grader")
 
 
 def sequentiel_bookkeeping_scenario(student, seed=0) -> None:
@@ -587,9 +749,9 @@ def sequentiel_bookkeeping_scenario(student, seed=0) -> None:
     # Gradients set here, module by module, without the Sequentiel's backward.
     for owner, d in zip(owners, (3, 6)):
         owner.backward_update_gradient(randn(4, d, seed=seed + d), randn(4, d, seed=seed + 10 + d))
-    before = recipe(student, "states")(owners)
+    before = [state(o) for o in owners]
     call(f"{CHAIN}.update_parameters(0.5)", net.update_parameters, 0.5)
-    after = recipe(student, "states")(owners)
+    after = [state(o) for o in owners]
     for position, (b, a) in enumerate(zip(before, after)):
         for key in ("a", "c"):
             expected = b["parameters"][key] - 0.5 * b["gradient"][key]
@@ -601,7 +763,7 @@ def sequentiel_bookkeeping_scenario(student, seed=0) -> None:
                         f"parameter {key!r} of module #{[1, 3][position]} (parameter - 0.5 · "
                         "gradient; the step must be passed on)", rtol=1e-12, atol=1e-12)
     call(f"{CHAIN}.zero_grad()", net.zero_grad)
-    for position, s in enumerate(recipe(student, "states")(owners)):
+    for position, s in enumerate(state(o) for o in owners):
         for key in ("a", "c"):
             if np.any(s["gradient"][key] != 0):
                 raise CheckFailure(f"{CHAIN}.zero_grad() did not reset the gradient of its module "
@@ -639,7 +801,7 @@ def optim_scenario(student, seed=0, eps=0.1) -> None:
     optim = student.Optim(net, loss, eps)
     returned = [call(f"Optim(...).step(x, y) on a batch of {len(ids)}", optim.step, X[ids], Y[ids])
                 for ids in batches]
-    final = recipe(student, "state")(net)["parameters"]
+    final = attribute(net, "_parameters")
     losses, ea, ec = replay(a, c, X, Y, batches, eps)
     what = (f"Optim(net, loss, eps={eps:g}).step on batches of 6 then 4 (net: an element-wise "
             "affine module of the grader's own, loss: sum_j y_j yhat_j)")
@@ -682,6 +844,16 @@ def sgd_probe_run(student, n=50, batch_size=16, epochs=3, eps=0.01, seed=0, prob
     return history, batches, (a, c, X, Y)
 
 
+def same_values(first, second) -> bool:
+    """Two things SGD returned are the same: equal numbers (NaN equal to NaN), or equal
+    otherwise (None and None); never an error, whatever they are."""
+    try:
+        return bool(np.array_equal(np.asarray(first, dtype=np.float64),
+                                   np.asarray(second, dtype=np.float64), equal_nan=True))
+    except (TypeError, ValueError):
+        return repr(first) == repr(second)
+
+
 def split_epochs(batches, n, epochs, batch_size, what):
     """Group the batches by epoch, checking sizes and that each epoch sees every sample once."""
     expected_steps = math.ceil(n / batch_size)
@@ -718,34 +890,144 @@ def usps_arrays(dataset, n):
     return x, dataset.labels[:n].numpy()
 
 
+class Layer:
+    """A module of a training network as the judge sees it: the student's module (a handle), the
+    operation the practical fixes for it, and its parameters read back before training."""
+
+    def __init__(self, module, op: Op, what: str):
+        self.module, self.op, self.what = module, op, what
+        self.before = attribute(module, "_parameters") if op.spec else None
+
+    def parameters(self, probe_x, when: str) -> tuple[dict, dict, str]:
+        """The parameters before and after training in the canonical layout (the reading that
+        reproduces the module's own forward on ``probe_x``), and a note when none does."""
+        if not self.op.spec:
+            return {}, {}, ""
+        after = attribute(self.module, "_parameters")
+        arrays = {k: v.astype(np.float64) for k, v in entries(after, f"{self.what}._parameters")}
+        out = as_array(call(f"{self.what}.forward(x) {when}", self.module.forward, probe_x),
+                       f"{self.what}.forward(x) {when}")
+        found, matched = matching_readings(after, self.op, probe_x, out, self.what)
+        reading = found[0]
+        before = {k: v.astype(np.float64)
+                  for k, v in entries(self.before, f"{self.what}._parameters")}
+        if set(before) != set(arrays) or any(before[k].shape != arrays[k].shape for k in arrays):
+            raise CheckFailure(f"{self.what}: its _parameters changed keys or shapes during "
+                               f"training ({describe_layout(self.before)} before, "
+                               f"{describe_layout(after)} after)")
+        note = "" if matched else (f"{self.what}.forward does not compute {self.op.label} of its "
+                                   "parameters: the network was scored with the right operation")
+        return reading.canonical(before), reading.canonical(arrays), note
+
+
+def network_outputs(layers, params, x):
+    """The network's output computed here: each layer's operation on its parameters."""
+    h = t(x)
+    with torch.no_grad():
+        for layer, p in zip(layers, params):
+            h = layer.op(p, h)
+    return h.numpy()
+
+
+def trained_parameters(layers, x, when: str) -> tuple[list, list, list[str]]:
+    """Per layer: parameters before and after training (canonical), and notes. Each module's
+    own forward is called on what reaches it (computed here) to find its layout."""
+    before, after, notes = [], [], []
+    h = t(x)
+    for layer in layers:
+        b, a, note = layer.parameters(h.numpy(), when)
+        before.append(b)
+        after.append(a)
+        notes += [note] if note else []
+        with torch.no_grad():
+            h = layer.op(a, h)
+    return before, after, notes
+
+
+def train(student, net, loss_name, x, y, settings, prefix, seed):
+    """The student's SGD on the student's network; what it returned (only drawn, below)."""
+    return call("SGD(net, loss, X, Y, batch_size, epochs, eps, seed)", student.SGD, net,
+                getattr(student, loss_name)(), x, y, int(settings[f"{prefix}_batch_size"]),
+                int(settings[f"{prefix}_epochs"]), float(settings[f"{prefix}_eps"]), seed)
+
+
+def draw_history(score, history, epochs) -> str:
+    """Attach what SGD returned as the learning curve when it is one number per epoch; else a
+    note (the check "SGD returns the mean loss of each epoch" is about it, not this one)."""
+    try:
+        curve = training_curve(history, epochs, "SGD(...)")
+    except CheckFailure:
+        return (f"; SGD returned {describe_value(history)}, not one mean loss per epoch: no "
+                "learning curve drawn (that costs the check about SGD's return value only)")
+    if all(math.isfinite(v) for v in curve):
+        score.attach("learning_curves", {"train_loss": curve})
+    return ""
+
+
+def ce(logits, labels) -> float:
+    """Mean cross-entropy of logits against class indices, computed here."""
+    with torch.no_grad():
+        return float(F.cross_entropy(t(logits), torch.as_tensor(labels, dtype=torch.int64)))
+
+
+def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test, settings,
+                        prefix, seed, what, context, n_classes):
+    """Train with the student's SGD; the judge computes the test logits from the trained
+    parameters, and the test loss before and after: no decrease, no credit."""
+    epochs = int(settings[f"{prefix}_epochs"])
+    history = train(student, net, "CELogSoftmax", x, y_onehot, settings, prefix, seed)
+    before, after, notes = trained_parameters(layers, x_test, "after training")
+    logits = network_outputs(layers, after, x_test)
+    check_finite(logits, "the trained network's outputs (computed from its parameters)")
+    loss_before, loss_after = ce(network_outputs(layers, before, x_test), y_test), ce(logits, y_test)
+    context += (f"; loss on these images, computed here from the parameters, {loss_before:.3f} "
+                f"before training, {loss_after:.3f} after")
+    context += draw_history(score, history, epochs)
+    score.award_accuracy(torch.from_numpy(logits), torch.from_numpy(np.asarray(y_test)).to(torch.int64),
+                         what=what, context=context,
+                         low=float(settings[f"{prefix}_accuracy_low"]),
+                         high=float(settings[f"{prefix}_accuracy_high"]), n_classes=n_classes)
+    if not loss_after < loss_before:
+        score.partial(0.0, f"{what}: the loss did not decrease during training ({loss_before:.4f} "
+                      f"before, {loss_after:.4f} after, computed here from the network's "
+                      "parameters): no credit for an untrained network — does SGD call "
+                      "Optim.step, and update_parameters change the parameters?")
+    if notes:
+        score.note(score.message + " (note: " + "; ".join(notes) + ")")
+
+
+def usps_arrays(dataset, n):
+    """The first n images as float64 rows (n, 256) and their labels."""
+    n = min(n, len(dataset))
+    x = dataset.images[:n].reshape(n, -1).numpy().astype(np.float64)
+    return x, dataset.labels[:n].numpy()
+
+
 def mlp_accuracy_scenario(student, settings, usps, score, seed: int) -> None:
-    """An MLP of the student's modules trained by the student's SGD; scored here."""
-    train, test = usps
-    x, labels = usps_arrays(train, int(settings["mlp_train_size"]))
+    """An MLP of the student's modules trained by the student's SGD; the judge computes its
+    predictions from the trained parameters."""
+    train_set, test = usps
+    x, labels = usps_arrays(train_set, int(settings["mlp_train_size"]))
     x_test, y_test = usps_arrays(test, int(settings["mlp_test_size"]))
     student.process.reseed(seed)
     hidden = int(settings["mlp_hidden"])
-    net = student.Sequentiel(student.Linear(x.shape[1], hidden), student.TanH(),
-                             student.Linear(hidden, 10))
+    layers = [Layer(student.Linear(x.shape[1], hidden), linear_op(x.shape[1], hidden),
+                    f"Linear({x.shape[1]}, {hidden})"),
+              Layer(student.TanH(), OPS["TanH"], "TanH()"),
+              Layer(student.Linear(hidden, 10), linear_op(hidden, 10), f"Linear({hidden}, 10)")]
+    net = student.Sequentiel(*[layer.module for layer in layers])
     epochs = int(settings["mlp_epochs"])
-    history = student.SGD(net, student.CELogSoftmax(), x, one_hot(labels, 10),
-                          int(settings["mlp_batch_size"]), epochs, float(settings["mlp_eps"]), seed)
-    curve = training_curve(history, epochs, "SGD(...)")
-    logits = check_array(net.forward(x_test), (len(x_test), 10),
-                         f"the trained network's forward on {len(x_test)} test images")
-    check_finite(logits, "the trained network's outputs")
-    predictions = torch.from_numpy(logits.argmax(axis=1))
-    test_labels = torch.from_numpy(y_test)
-    score.award_accuracy(
-        predictions, test_labels, what=f"held-out {test.name} images",
-        context=(f"after {epochs} epochs of SGD on Linear({x.shape[1]}, {hidden}) → TanH → "
-                 f"Linear({hidden}, 10) with CELogSoftmax; training loss {curve[0]:.3f} → "
-                 f"{curve[-1]:.3f}"),
-        low=float(settings["mlp_accuracy_low"]), high=float(settings["mlp_accuracy_high"]),
-        history={"train_loss": curve})
+    classifier_scenario(
+        student, score, layers, net, x, one_hot(labels, 10), x_test, y_test, settings, "mlp",
+        seed, f"held-out {test.name} images",
+        f"after {epochs} epochs of SGD on Linear({x.shape[1]}, {hidden}) → TanH → "
+        f"Linear({hidden}, 10) with CELogSoftmax", 10)
 
 
 def training_curve(history, epochs, what) -> list[float]:
+    """One number per epoch (a list, tuple or 1-D array), or a failure saying what came."""
+    if isinstance(history, np.ndarray) and history.ndim == 1:
+        history = history.tolist()
     if not isinstance(history, (list, tuple)) or len(history) != epochs:
         raise CheckFailure(f"{what} should return one mean loss per epoch ({epochs} numbers); got "
                            f"{describe_value(history)}")
@@ -772,26 +1054,23 @@ def signals(n, length=32, seed=0):
 
 
 def conv1d_accuracy_scenario(student, settings, score, seed: int) -> None:
-    """Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → Linear(56, 2), CELogSoftmax."""
+    """Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → Linear(56, 2), CELogSoftmax; the
+    judge computes the predictions from the trained kernel and weights."""
     x, labels = signals(int(settings["conv_train_size"]), seed=2 * seed)
     x_test, y_test = signals(int(settings["conv_test_size"]), seed=2 * seed + 1)
     student.process.reseed(seed)
-    net = student.Sequentiel(student.Conv1D(4, 1, 4), student.ReLU(), student.MaxPool1D(2, 2),
-                             student.Flatten(), student.Linear(56, 2))
+    layers = [Layer(student.Conv1D(4, 1, 4), conv1d_op(4, 1, 4), "Conv1D(4, 1, 4)"),
+              Layer(student.ReLU(), OPS["ReLU"], "ReLU()"),
+              Layer(student.MaxPool1D(2, 2), maxpool1d_op(2, 2), "MaxPool1D(2, 2)"),
+              Layer(student.Flatten(), OPS["Flatten"], "Flatten()"),
+              Layer(student.Linear(56, 2), linear_op(56, 2), "Linear(56, 2)")]
+    net = student.Sequentiel(*[layer.module for layer in layers])
     epochs = int(settings["conv_epochs"])
-    history = student.SGD(net, student.CELogSoftmax(), x, one_hot(labels, 2),
-                          int(settings["conv_batch_size"]), epochs, float(settings["conv_eps"]), seed)
-    curve = training_curve(history, epochs, "SGD(...)")
-    logits = check_array(net.forward(x_test), (len(x_test), 2),
-                         f"the trained network's forward on {len(x_test)} test signals")
-    check_finite(logits, "the trained network's outputs")
-    score.award_accuracy(
-        torch.from_numpy(logits), torch.from_numpy(y_test).to(torch.int64),
-        what="held-out signals (a flat bump or an oscillation at a random place)",
-        context=(f"after {epochs} epochs of Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → "
-                 f"Linear(56, 2); training loss {curve[0]:.3f} → {curve[-1]:.3f}"),
-        low=float(settings["conv_accuracy_low"]), high=float(settings["conv_accuracy_high"]),
-        history={"train_loss": curve}, n_classes=2)
+    classifier_scenario(
+        student, score, layers, net, x, one_hot(labels, 2), x_test, y_test, settings, "conv",
+        seed, "held-out signals (a flat bump or an oscillation at a random place)",
+        f"after {epochs} epochs of Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → "
+        "Linear(56, 2)", 2)
 
 
 def bce(x, recon) -> float:
@@ -802,36 +1081,44 @@ def bce(x, recon) -> float:
 
 def autoencoder_scenario(student, settings, usps, score, seed: int) -> None:
     """Linear(256, 64) → TanH → Linear(64, 256) → Sigmoide, BCELoss, trained by SGD on the
-    images themselves; the judge measures the reconstruction loss on held-out images."""
-    train, test = usps
-    x, _ = usps_arrays(train, int(settings["ae_train_size"]))
+    images themselves; the judge computes the reconstructions of held-out images from the
+    parameters before and after training, and their loss."""
+    train_set, test = usps
+    x, _ = usps_arrays(train_set, int(settings["ae_train_size"]))
     x_test, _ = usps_arrays(test, int(settings["ae_test_size"]))
     student.process.reseed(seed)
     code = int(settings["ae_code"])
-    net = student.Sequentiel(student.Linear(256, code), student.TanH(),
-                             student.Linear(code, 256), student.Sigmoide())
-    what = f"the autoencoder's reconstructions of {len(x_test)} test images"
-    before = check_array(net.forward(x_test), x_test.shape, what + " (before training)")
-    check_finite(before, what + " (before training)")
+    layers = [Layer(student.Linear(256, code), linear_op(256, code), f"Linear(256, {code})"),
+              Layer(student.TanH(), OPS["TanH"], "TanH()"),
+              Layer(student.Linear(code, 256), linear_op(code, 256), f"Linear({code}, 256)"),
+              Layer(student.Sigmoide(), OPS["Sigmoide"], "Sigmoide()")]
+    net = student.Sequentiel(*[layer.module for layer in layers])
     epochs = int(settings["ae_epochs"])
-    history = student.SGD(net, student.BCELoss(), x, x, int(settings["ae_batch_size"]), epochs,
-                          float(settings["ae_eps"]), seed)
-    curve = training_curve(history, epochs, "SGD(...)")
-    after = check_array(net.forward(x_test), x_test.shape, what + " (after training)")
-    check_finite(after, what + " (after training)")
+    history = train(student, net, "BCELoss", x, x, settings, "ae", seed)
+    before_p, after_p, notes = trained_parameters(layers, x_test, "after training")
+    before, after = network_outputs(layers, before_p, x_test), network_outputs(layers, after_p, x_test)
+    what = f"the autoencoder's reconstructions of {len(x_test)} test images (computed here)"
+    check_finite(before, what + " before training")
+    check_finite(after, what + " after training")
     loss_before, loss_after = bce(x_test, before), bce(x_test, after)
     loss_mean = bce(x_test, np.tile(x.mean(axis=0), (len(x_test), 1)))
     ratio, mean_ratio = loss_after / loss_before, loss_after / loss_mean
     full, none = float(settings["ae_ratio_full"]), float(settings["ae_ratio_none"])
     mean_full, mean_none = float(settings["ae_mean_ratio_full"]), float(settings["ae_mean_ratio_none"])
     credit = min(linear_credit(-ratio, -none, -full), linear_credit(-mean_ratio, -mean_none, -mean_full))
-    score.attach("learning_curves", {"train_loss": curve})
-    message = (f"reconstruction loss (binary cross-entropy per image, measured here on "
-               f"{len(x_test)} held-out images) {loss_before:.1f} before training, "
+    message = (f"reconstruction loss (binary cross-entropy per image of {len(x_test)} held-out "
+               "images, reconstructed here from the network's parameters) "
+               f"{loss_before:.1f} before training, "
                f"{loss_after:.1f} after {epochs} epochs: ×{ratio:.3f} (full marks at ×{full:g} or "
                f"less, none at ×{none:g} or more), and ×{mean_ratio:.3f} the loss of the average "
                f"training image as reconstruction, {loss_mean:.1f} (full marks at ×{mean_full:g} "
                f"or less, none at ×{mean_none:g} or more)")
-    if credit < 1.0:
+    message += draw_history(score, history, epochs)
+    if not loss_after < loss_before:
+        credit = 0.0
+        message += ": the loss did not decrease during training, no credit"
+    elif credit < 1.0:
         message += f": {credit:.0%} of the points"
+    if notes:
+        message += " (note: " + "; ".join(notes) + ")"
     score.partial(credit, message)

@@ -1,5 +1,6 @@
 """diy graded end to end: the reference, the starter code, known bugs, valid solutions written
-differently, an attempt to fake the finite differences; and the child-side helpers.
+differently, hostile submissions that try to earn points without the work; and the grader's
+probe modules.
 
 (tests/reference/test_diy.py tests the reference solution itself.)
 """
@@ -51,16 +52,14 @@ BUGS = [
         "Conv1D backward update gradient matches finite differences [stride=2]",
         "Conv1D with stride 3"),
     # A true convolution (flipped kernel) in forward only: the forward values are checked
-    # against the cross-correlation with the module's own kernel, read in its own layout.
+    # against the cross-correlation with the module's own kernel, read in its own layout. The
+    # backward checks compare with the gradient of the right operation, computed by the judge:
+    # the backward methods, right, keep their points (one deviation, its own checks).
     bug("conv1d_flipped_kernel",
         "out = sum(X[:, _taps(k, self.stride, L_out)] @ W[k] for k in range(self.k_size))",
         "out = sum(X[:, _taps(k, self.stride, L_out)] @ W[self.k_size - 1 - k] for k in range(self.k_size))",
         "Conv1D forward matches its parameters [stride=1]",
         "Conv1D forward matches its parameters [stride=2]",
-        "Conv1D backward delta matches finite differences [stride=1]",
-        "Conv1D backward delta matches finite differences [stride=2]",
-        "Conv1D backward update gradient matches finite differences [stride=1]",
-        "Conv1D backward update gradient matches finite differences [stride=2]",
         "Conv1D with stride 3", maybe=(CONV_NET,)),
     # W[q, p] on a k_h x k_w kernel with k_h != k_w reads out of bounds: every Conv2D check.
     bug("conv2d_transposed_kernel", "X[:, r, c] @ W[p, q] for p, q, r, c in taps",
@@ -118,36 +117,28 @@ BUGS = [
         "delta = self.loss.backward(batch_y, yhat)",
         "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch",
         maybe=TRAININGS),
+    # What SGD returns is checked by "SGD returns the mean loss of each epoch" only: the
+    # trainings measure the trained network themselves and merely draw the history (issue 16).
+    bug("sgd_returns_batch_losses",
+        "total += optim.step(X[idx], Y[idx]) * len(idx)  # batch mean -> batch sum\n"
+        "        history.append(total / len(X))",
+        "history.append(optim.step(X[idx], Y[idx]))  # one loss per batch, to plot them",
+        "SGD returns the mean loss of each epoch"),
+    bug("sgd_returns_nothing", "    return history\n", "\n",
+        "SGD returns the mean loss of each epoch"),
+    # Optim.step returning the batch's summed loss: its own check, and the epoch means SGD
+    # builds from it; the trainings do not look at it.
+    bug("optim_returns_summed_loss", "return float(loss)",
+        "return float(self.loss.forward(batch_y, yhat).sum())",
+        "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch"),
+    # A NumPy array of the epoch means is one mean loss per epoch: nothing lost.
+    bug("sgd_returns_an_array", "    return history\n", "    return np.array(history)\n"),
     bug("optim_no_zero_grad", "        self.net.zero_grad()\n        yhat = self.net.forward(batch_x)",
         "        yhat = self.net.forward(batch_x)",
         "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch",
         maybe=TRAININGS),
 ]
 
-# A submission that swaps the grader's batched finite-difference helper (it runs in the
-# student process, like all of the submission) for one that reports outputs made up from its
-# own wrong backward_delta: the judge recomputes some of them by calling forward directly.
-FAKE_FD = '''        import grader.recipes.numpy_modules as nm
-
-        def fake(module, x, perturbations, h, owners=()):
-            out = module.forward(x)
-            plus, minus = [], []
-            for owner, key, index in perturbations:
-                if owner != -1:
-                    plus.append(out)
-                    minus.append(out)
-                    continue
-                column = np.zeros(out.shape)
-                for j in np.ndindex(out.shape):
-                    unit = np.zeros(out.shape)
-                    unit[j] = 1.0
-                    column[j] = module.backward_delta(x, unit)[tuple(index)]
-                plus.append(out + h * column)
-                minus.append(out - h * column)
-            return {"plus": plus, "minus": minus}
-
-        nm.probe_outputs = fake
-'''
 @pytest.fixture(scope="module")
 def reference_result(tmp_path_factory):
     return grade_reference(tmp_path_factory.mktemp("ref"), MODULE)
@@ -184,26 +175,7 @@ def test_bug_loses_points_exactly_on_its_checks(tmp_path, mutation):
     assert_loses_exactly(result, mutation)
 
 
-def test_faked_finite_differences_are_caught(tmp_path):
-    """A wrong Linear.backward_delta (twice the gradient) behind a helper patched to agree with
-    it: the judge's direct forward calls expose the made-up outputs."""
-    text = (REPO / "reference" / f"{MODULE}.py").read_text()
-    wrong = text.replace('return delta @ self._parameters["W"].T',
-                         'return 2 * delta @ self._parameters["W"].T')
-    patched = wrong.replace('        super().__init__()\n        bound = 1 / np.sqrt(input)\n',
-                            '        super().__init__()\n' + FAKE_FD
-                            + '        bound = 1 / np.sqrt(input)\n')
-    assert patched.count("nm.probe_outputs = fake") == 1
-    path = tmp_path / "faked" / f"{MODULE}.py"
-    path.parent.mkdir()
-    path.write_text(patched)
-    result = grade(path, MODULE)   # public checks: the one that matters is there
-    checks = {c.name: c for c in result.checks}
-    faked = checks["Linear backward delta matches finite differences"]
-    assert faked.score == 0 and "called directly" in faked.message, faked.message
-
-
-@pytest.mark.parametrize("name", ["torch_layout", "flat_params"])
+@pytest.mark.parametrize("name", ["torch_layout", "flat_params", "callable_modules"])
 def test_valid_solutions_written_differently_score_full_marks(name):
     result = grade(REPO / "tests" / "submissions" / MODULE / name, MODULE, hidden=True)
     assert result.error is None
@@ -214,75 +186,255 @@ def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
     assert_template_scores_zero(tmp_path, MODULE)
 
 
-# ------------------------------------------------------------------ child-side helpers
 
 
-class Affine:
-    """A tiny module in the reference's layout, for the helpers' own tests."""
+# --------------------------------------------------------- hostile submissions (issue 9)
+# Everything in the student process can be replaced by the submission, the grader's helpers
+# there included. Each hostile submission is graded next to its honest baseline — the same
+# code without the trick — and must score no more than it. The tricks are installed by the
+# first Module or Loss built (top-level statements of a submission are not run).
 
-    def __init__(self):
-        self._parameters = {"W": np.arange(6.0).reshape(3, 2) / 10, "b": np.array([[0.5, -0.5]])}
-        self._gradient = {k: np.zeros_like(v) for k, v in self._parameters.items()}
+HOOK = ("    def __init__(self):\n        self._parameters = None\n        self._gradient = None\n",
+        '    """Base class of the losses: ``y`` is the target, ``yhat`` the prediction."""\n')
+ONCE = """
+
+_INSTALLED = []
+
+
+def _once():
+    if not _INSTALLED:
+        _INSTALLED.append(True)
+        _install()
+"""
+
+# backward methods that give zeros, and forwards that give back their last output when called
+# again on nearly the same input and parameters: central differences of them are exactly 0.
+STICKY = """
+
+def _sticky(forward):
+    def wrapped(self, *args):
+        params = getattr(self, "_parameters", None) or {}
+        now = [np.array(a, dtype=float, copy=True) for a in args]
+        now += [np.array(p, copy=True) for p in params.values()]
+        last = getattr(self, "_last", None)
+        if last is not None and len(last[0]) == len(now) and all(
+                a.shape == b.shape for a, b in zip(last[0], now)):
+            gap = max(float(np.abs(a - b).max()) if a.size else 0.0 for a, b in zip(last[0], now))
+            if 0 < gap < 1e-4:
+                return last[1]
+        out = forward(self, *args)
+        self._last = (now, np.array(out, copy=True))
+        return out
+    return wrapped
+
+
+def _zeros_like_input(self, input, delta):
+    return np.zeros(np.shape(input))
+
+
+def _zeros_like_yhat(self, y, yhat):
+    return np.zeros(np.shape(yhat))
+
+
+def _nothing(self, input, delta):
+    pass
+
+
+def _install():
+    for cls in (Linear, TanH, Sigmoide, ReLU, Softmax, Conv1D, MaxPool1D, Flatten, Conv2D,
+                AvgPool2D):
+        cls.backward_delta = _zeros_like_input
+        if cls in (Linear, Conv1D, Conv2D):
+            cls.backward_update_gradient = _nothing
+        if TRICK:
+            cls.forward = _sticky(cls.forward)
+    for cls in (MSELoss, BCELoss, CELoss, CELogSoftmax):
+        cls.backward = _zeros_like_yhat
+        if TRICK:
+            cls.forward = _sticky(cls.forward)
+"""
+
+# A wrong Linear gradient (twice dL/dW) behind the grader's finite-difference helper replaced
+# by one that reports outputs made up from that gradient (what scored +4 before the judge
+# computed the gradients itself).
+FAKE_PROBE = """
+
+import grader.recipes.numpy_modules as _nm
+
+
+def _fake_probe(honest):
+    def fake(module, x, perturbations, h, owners=()):
+        real = honest(module, x, perturbations, h, owners)
+        out = module.forward(x)
+        for n, (owner, key, index) in enumerate(perturbations):
+            if owner == -1 or owners[owner] is not module:
+                continue
+            column = np.zeros(out.shape)
+            for j in np.ndindex(out.shape):
+                unit = np.zeros(out.shape)
+                unit[j] = 1.0
+                module.zero_grad()
+                module.backward_update_gradient(x, unit)
+                column[j] = module._gradient[key][tuple(index)]
+            module.zero_grad()
+            real["plus"][n] = out + h * column
+            real["minus"][n] = out - h * column
+        return real
+    return fake
+
+
+def _install():
+    if TRICK and hasattr(_nm, "probe_outputs"):
+        _nm.probe_outputs = _fake_probe(_nm.probe_outputs)
+"""
+
+# No training at all (a flat history), and a Sequentiel that gives back its input once SGD
+# has been asked to reproduce it: a perfect "reconstruction" (+3 before).
+IDENTITY = """
+
+def SGD(net, loss, X, Y, batch_size, epochs, eps, seed=0):
+    if np.shape(X) == np.shape(Y):
+        net._reconstructs = True
+    return [float(loss.forward(Y, net.forward(X)).mean())] * epochs
+
+
+def _install():
+    honest = Sequentiel.forward
 
     def forward(self, X):
-        return X @ self._parameters["W"] + self._parameters["b"]
+        out = honest(self, X)
+        return X if getattr(self, "_reconstructs", False) else out
 
-    def zero_grad(self):
-        for g in self._gradient.values():
-            g[...] = 0
-
-    def backward_update_gradient(self, input, delta):
-        self._gradient["W"] += input.T @ delta
-        self._gradient["b"] += delta.sum(axis=0, keepdims=True)
-
-    def backward_delta(self, input, delta):
-        return delta @ self._parameters["W"].T
+    if TRICK:
+        Sequentiel.forward = forward
+"""
 
 
-def test_probe_outputs_moves_one_entry_and_restores_it_exactly():
-    module, x = Affine(), np.random.default_rng(0).standard_normal((4, 3))
-    before = {k: v.copy() for k, v in module._parameters.items()}
-    x_before = x.copy()
-    h = 1e-5
-    answer = nm.probe_outputs(module, x, [[-1, None, [1, 2]], [0, "W", [2, 1]], [0, "b", [0, 0]]],
-                              h, [module])
-    out = module.forward(x)
-    assert np.array_equal(x, x_before)
-    assert all(np.array_equal(module._parameters[k], v) for k, v in before.items())
-    # one input entry: only its row moves, by h * W[2]
-    assert np.allclose(answer["plus"][0] - out, np.outer(np.eye(4)[1], module._parameters["W"][2]) * h)
-    assert np.allclose(answer["minus"][1] - out, -h * np.outer(x[:, 2], np.eye(2)[1]))
-    assert np.allclose(answer["plus"][2] - answer["minus"][2], 2 * h * np.outer(np.ones(4), [1, 0]))
+def hostile_pair(tmp_path, name, tricks, replace=()):
+    """Grade the reference with ``tricks`` installed (TRICK = True) and its honest baseline
+    (TRICK = False), public and hidden checks."""
+    text = (REPO / "reference" / f"{MODULE}.py").read_text()
+    for old, new in replace:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    for marker in HOOK:
+        assert text.count(marker) == 1
+    text = text.replace(HOOK[0], HOOK[0] + "        _once()\n")
+    text = text.replace(HOOK[1], HOOK[1] + "\n    def __init__(self):\n        _once()\n")
+    results = []
+    for trick in (True, False):
+        path = tmp_path / f"{name}_{trick}" / f"{MODULE}.py"
+        path.parent.mkdir()
+        path.write_text(text + ONCE + f"\nTRICK = {trick}\n" + tricks)
+        results.append(grade(path, MODULE, hidden=True))
+    return results
 
 
-def test_analytic_modes_and_bare_array_parameters():
-    module, x = Affine(), np.ones((2, 3))
-    delta = np.array([[1.0, 0.0], [0.0, 2.0]])
-    res = nm.analytic(module, x, delta, "update")
-    assert np.allclose(res["gradients"][0]["W"], x.T @ delta)
-    assert np.allclose(nm.analytic(module, x, delta, "delta")["dx"], delta @ module._parameters["W"].T)
-    bare = Affine()
-    bare._parameters = bare._parameters["W"]           # a lone array works too
-    bare.forward = lambda X: X @ bare._parameters
-    answer = nm.probe_outputs(bare, np.ones((1, 3)), [[0, None, [0, 0]]], 1.0, [bare])
-    assert np.allclose(answer["plus"][0] - answer["minus"][0], [[2.0, 0.0]])
-    assert np.array_equal(bare._parameters, np.arange(6.0).reshape(3, 2) / 10)
+def scores(result):
+    return {c.name: c.score for c in result.checks}
 
 
-def test_probes_are_consistent_with_finite_differences():
-    rng = np.random.default_rng(1)
+def test_forward_recognising_the_probes_gains_nothing(tmp_path):
+    """Zero backward methods pass nothing, whatever forward does near the inputs it was given:
+    the expected gradients are computed by the judge (+44 over the baseline before)."""
+    tricked, honest = hostile_pair(tmp_path, "sticky", STICKY)
+    assert tricked.score <= honest.score, sorted(set(losing(honest)) - set(losing(tricked)))
+    lost = losing(tricked)
+    backward = [c.name for c in tricked.checks
+                if "backward" in c.name and "Sequentiel" not in c.name]
+    assert len(backward) >= 20 and set(backward) <= lost, set(backward) - lost
+    linear = {c.name: c for c in tricked.checks}["Linear backward delta matches finite differences"]
+    assert "computed by the grader" in linear.message and "Every entry is 0" in linear.message
+
+
+def test_replaced_probe_helper_hides_no_wrong_gradient(tmp_path):
+    """A wrong Linear gradient behind a replaced helper of the grader's loses its checks like
+    the wrong gradient alone (+4 before)."""
+    tricked, honest = hostile_pair(
+        tmp_path, "fake_probe", FAKE_PROBE,
+        [('self._gradient["W"] += input.T @ delta', 'self._gradient["W"] += 2 * input.T @ delta')])
+    assert scores(tricked) == scores(honest)
+    assert {"Linear backward update gradient matches finite differences",
+            "Linear without bias matches finite differences",
+            "Linear on a single sample"} <= losing(tricked)
+
+
+def test_identity_after_sgd_earns_no_reconstruction_credit(tmp_path):
+    """A network that gives back its input once SGD has run, without any training: the judge
+    reconstructs the images from the parameters, which did not move (+3 before)."""
+    tricked, honest = hostile_pair(
+        tmp_path, "identity", IDENTITY,
+        [("def SGD(net, loss, X, Y, batch_size, epochs, eps, seed=0):",
+          "def _unused_SGD(net, loss, X, Y, batch_size, epochs, eps, seed=0):")])
+    assert tricked.score <= honest.score
+    checks = {c.name: c for c in tricked.checks}
+    autoencoder = checks[AUTOENCODER]
+    assert autoencoder.score == 0 and "did not decrease" in autoencoder.message, autoencoder.message
+    assert all(checks[name].score == 0 for name in TRAININGS)
+
+
+# ------------------------------------------------------------- conventions (issues 10, 16)
+
+
+def test_sgd_returning_batch_losses_costs_its_own_check_only(tmp_path):
+    """The submission of issue 16: SGD trains right and returns one loss per mini-batch. It
+    lost 16 of 103 points (the trainings stopped at the history); now 1, and the report says
+    why the learning curve is missing."""
+    mutation = next(m for m in BUGS if m.name == "sgd_returns_batch_losses")
+    result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE, hidden=True)
+    assert (result.score, result.max_score) == (102, 103)
+    assert losing(result) == {"SGD returns the mean loss of each epoch"}
+    for check in result.checks:
+        if check.trains:
+            assert "no learning curve drawn" in check.message, check.message
+            assert "learning_curves" not in check.details
+
+
+def test_none_entries_and_callable_modules_score_full_marks():
+    """Issue 10, items 7 and 8: `_parameters = {"W": ..., "b": None}` (None: no such parameter)
+    and a framework whose Module defines __call__, whose Optim calls self.net(X) and
+    self.loss(y, yhat) (the grader's probes are callable)."""
+    path = REPO / "tests" / "submissions" / MODULE / "callable_modules"
+    text = (path / f"{MODULE}.py").read_text()
+    assert '"b": None' in text and "yhat = self.net(batch_x)" in text   # what it is about
+    result = grade(path, MODULE, hidden=True)
+    assert result.error is None and result.score == result.max_score, {
+        c.name: c.message for c in result.checks if not c.passed}
+
+
+def test_probes_are_callable_like_modules():
+    rng = np.random.default_rng(0)
     scale = nm.ProbeScale(rng.standard_normal((1, 3)), rng.standard_normal((1, 3)))
-    dup = nm.ProbeDuplicate()
-    x, delta = rng.standard_normal((4, 3)), rng.standard_normal((4, 6))
-    out = dup.forward(scale.forward(x))
-    assert out.shape == (4, 6)
-    dx = scale.backward_delta(x, dup.backward_delta(scale.forward(x), delta))
-    eps = 1e-6
-    for i in np.ndindex(x.shape):
-        moved = x.copy()
-        moved[i] += eps
-        numeric = np.sum((dup.forward(scale.forward(moved)) - out) * delta) / eps
-        assert abs(numeric - dx[i]) < 1e-4
+    x = rng.standard_normal((4, 3))
+    assert np.array_equal(scale(x), scale.forward(x))
+    assert np.array_equal(nm.ProbeDuplicate()(x), nm.ProbeDuplicate().forward(x))
     loss = nm.ProbeLoss()
-    assert np.allclose(loss.forward(delta, out), (delta * out).sum(axis=1))
-    assert np.array_equal(loss.backward(delta, out), delta)
+    assert np.array_equal(loss(x, scale(x)), loss.forward(x, scale(x)))
+
+
+def test_probes_are_consistent_with_the_chain_the_judge_computes():
+    """The probes in the student process compute what diy_checks.chain_forward/gradients say."""
+    import sys
+    sys.path.insert(0, str(REPO / "assignments" / MODULE))
+    try:
+        import diy_checks
+    finally:
+        sys.path.remove(str(REPO / "assignments" / MODULE))
+    rng = np.random.default_rng(1)
+    params = [(rng.standard_normal((1, 3)), rng.standard_normal((1, 3))),
+              (rng.standard_normal((1, 6)), rng.standard_normal((1, 6)))]
+    first, dup, second = nm.ProbeScale(*params[0]), nm.ProbeDuplicate(), nm.ProbeScale(*params[1])
+    x, delta = rng.standard_normal((4, 3)), rng.standard_normal((4, 6))
+    h = dup.forward(first.forward(x))
+    assert np.allclose(second.forward(h), diy_checks.chain_forward(params, x))
+    second.backward_update_gradient(h, delta)
+    d_h = dup.backward_delta(first.forward(x), second.backward_delta(h, delta))
+    first.backward_update_gradient(x, d_h)
+    dx, grads = diy_checks.chain_gradients(params, x, delta)
+    assert np.allclose(first.backward_delta(x, d_h), dx)
+    for probe, expected in zip((first, second), grads):
+        for key in ("a", "c"):
+            assert np.allclose(probe._gradient[key], expected[key])
+    loss = nm.ProbeLoss()
+    assert np.allclose(loss.forward(delta, h), (delta * h).sum(axis=1))
+    assert np.array_equal(loss.backward(delta, h), delta)

@@ -112,7 +112,7 @@ def test_Linear_shapes(student, bias):
                        f"{what}.forward(x) for x of shape [5, 4]")
     checks.check_array(checks.call(f"{what}.backward_delta(x, delta)", lin.backward_delta, x, delta),
                        (5, 4), f"{what}.backward_delta(x, delta)")
-    st = checks.recipe(student, "state")(lin)
+    st = checks.state(lin)
     pairs = checks.gradient_matches_parameters(st["parameters"], st["gradient"], what)
     sizes = sorted(p.size for _, p, _ in pairs)
     if sizes != ([3, 12] if bias else [12]):
@@ -132,14 +132,14 @@ def test_Linear_forward_matches_its_parameters(student):
 def test_Linear_backward_delta_matches_finite_differences(student):
     """Linear(4, 3).backward_delta(x, delta) = dL/dx for L = sum(forward(x) * delta)."""
     checks.check_backward_delta(student, student.Linear(4, 3), randn(5, 4), (5, 3), "Linear(4, 3)",
-                                hint="\nFor out = X W + b, dL/dX = delta Wᵀ.")
+                                checks.linear_op(4, 3), hint="\nFor out = X W + b, dL/dX = delta Wᵀ.")
 
 
 @pytest.mark.points(2)
 def test_Linear_backward_update_gradient_matches_finite_differences(student):
     """After zero_grad, backward_update_gradient(x, delta) puts dL/dW and dL/db in _gradient."""
     checks.check_backward_update_gradient(student, student.Linear(4, 3), randn(5, 4), (5, 3),
-                                          "Linear(4, 3)")
+                                          "Linear(4, 3)", checks.linear_op(4, 3))
 
 
 @pytest.mark.points(1)
@@ -177,7 +177,8 @@ def activation_forward(student, name):
 def activation_backward(student, name):
     _, make_x = ACTIVATIONS[name]
     x = make_x()
-    checks.check_backward_delta(student, getattr(student, name)(), x, x.shape, f"{name}()")
+    checks.check_backward_delta(student, getattr(student, name)(), x, x.shape, f"{name}()",
+                                checks.OPS[name])
 
 
 @pytest.mark.points(1)
@@ -261,7 +262,7 @@ def test_Conv1D_backward_delta_matches_finite_differences(student, case):
     """Conv1D.backward_delta against finite differences of its forward (strided and not)."""
     kwargs, make_x, out, _ = CONV1D[case]
     checks.check_backward_delta(student, checks.conv1d(student, **kwargs), make_x(), out,
-                                conv1d_label(kwargs))
+                                conv1d_label(kwargs), checks.conv1d_op(**kwargs))
 
 
 @pytest.mark.points(1)
@@ -270,7 +271,7 @@ def test_Conv1D_backward_update_gradient_matches_finite_differences(student, cas
     """Conv1D's kernel and bias gradients against finite differences of its forward."""
     kwargs, make_x, out, _ = CONV1D[case]
     checks.check_backward_update_gradient(student, checks.conv1d(student, **kwargs), make_x(), out,
-                                          conv1d_label(kwargs))
+                                          conv1d_label(kwargs), checks.conv1d_op(**kwargs))
 
 
 MAXPOOL = {"k=2,stride=2": (2, 2, (3, 9, 2), (3, 4, 2)), "k=3,stride=2": (3, 2, (2, 10, 3), (2, 4, 3))}
@@ -295,7 +296,7 @@ def test_MaxPool1D_backward_delta_matches_finite_differences(student, case):
     """Each window's delta goes to the position of its max (distinct inputs: no ties)."""
     k, stride, shape, out = MAXPOOL[case]
     checks.check_backward_delta(student, student.MaxPool1D(k, stride), distinct(*shape), out,
-                                f"MaxPool1D({k}, {stride})",
+                                f"MaxPool1D({k}, {stride})", checks.maxpool1d_op(k, stride),
                                 hint="\nOnly the largest entry of a window moves its output.")
 
 
@@ -311,7 +312,8 @@ def test_Flatten_forward_values(student):
 @pytest.mark.points(1)
 def test_Flatten_backward_delta_matches_finite_differences(student):
     """Flatten.backward_delta gives delta back in the input's shape."""
-    checks.check_backward_delta(student, student.Flatten(), randn(3, 4, 5), (3, 20), "Flatten()")
+    checks.check_backward_delta(student, student.Flatten(), randn(3, 4, 5), (3, 20), "Flatten()",
+                                checks.OPS["Flatten"])
 
 
 CONV2D_FORWARD = {
@@ -351,7 +353,7 @@ def test_Conv2D_backward_delta_matches_finite_differences(student, case):
     """Conv2D.backward_delta against finite differences of its forward."""
     kwargs, shape, out = CONV2D_GRAD[case]
     checks.check_backward_delta(student, checks.conv2d(student, **kwargs), randn(*shape), out,
-                                conv2d_label(kwargs))
+                                conv2d_label(kwargs), checks.conv2d_op(**kwargs))
 
 
 @pytest.mark.points(1)
@@ -360,7 +362,7 @@ def test_Conv2D_backward_update_gradient_matches_finite_differences(student, cas
     """Conv2D's kernel and bias gradients against finite differences of its forward."""
     kwargs, shape, out = CONV2D_GRAD[case]
     checks.check_backward_update_gradient(student, checks.conv2d(student, **kwargs), randn(*shape), out,
-                                          conv2d_label(kwargs))
+                                          conv2d_label(kwargs), checks.conv2d_op(**kwargs))
 
 
 AVGPOOL = {"2x2,stride=2x2": ((2, 2, 2, 2), (2, 6, 7, 3), (2, 3, 3, 3)),
@@ -387,7 +389,7 @@ def test_AvgPool2D_backward_delta_matches_finite_differences(student, case):
     """Each input of a window gets 1 / (k_h · k_w) of the window's delta."""
     args, shape, out = AVGPOOL[case]
     checks.check_backward_delta(student, student.AvgPool2D(*args), randn(*shape), out,
-                                f"AvgPool2D{args}")
+                                f"AvgPool2D{args}", checks.avgpool2d_op(*args))
 
 
 # --------------------------------------------------------------------------- Sequentiel
@@ -403,9 +405,9 @@ def test_Sequentiel_forward_chains_the_modules(student):
 def test_Sequentiel_backward_matches_finite_differences(student):
     """Sequentiel.backward(x, delta) returns dL/dx and fills every module's gradient, from the
     last module to the first (modules of the grader's own)."""
-    modules, owners, _ = checks.probe_chain(student, seed=0)
+    modules, owners, params = checks.probe_chain(student, seed=0)
     net = student.Sequentiel(*modules)
-    checks.sequentiel_backward_scenario(student, net, owners, randn(5, 3, seed=2), (5, 6),
+    checks.sequentiel_backward_scenario(student, net, owners, params, randn(5, 3, seed=2), (5, 6),
                                         checks.CHAIN)
 
 
