@@ -35,7 +35,8 @@ class Source:
     text: str                      # Python source (a notebook's code cells, magics removed)
     kind: str                      # "py", "ipynb" or "package"
     root: Path                     # folder put on sys.path (sibling modules importable)
-    cells: list[tuple[int, int]] = field(default_factory=list)  # (first line, cell number)
+    # notebooks: (script line, cell number, that line's number in the cell), one per code cell
+    cells: list[tuple[int, int, int]] = field(default_factory=list)
     is_package: bool = False
     alone: bool = False            # a file was named: its folder's other files are not shown
 
@@ -48,12 +49,12 @@ class Source:
         if lineno is None:
             return self.display_name
         if self.kind == "ipynb" and self.cells:
-            cell, first = None, 1
-            for start, number in self.cells:
+            cell, line = None, 1
+            for start, number, first in self.cells:
                 if start <= lineno:
-                    cell, first = number, start
+                    cell, line = number, first + lineno - start
             if cell is not None:
-                return f"{self.display_name}, cell {cell}, line {lineno - first + 1}"
+                return f"{self.display_name}, cell {cell}, line {line}"
         return f"{self.display_name}, line {lineno}"
 
 
@@ -248,7 +249,7 @@ def _looks_like_magic(line: str) -> bool:
     return bool(re.match(r"^\??[\w.]+\??$", s)) and "?" in s
 
 
-def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int]]]:
+def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int, int]]]:
     """A notebook's code cells as one script (nbconvert), and where each cell starts."""
     import nbformat
     from nbconvert import PythonExporter
@@ -275,11 +276,29 @@ def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int
             script, _ = PythonExporter(exclude_markdown=True, exclude_raw=True).from_notebook_node(nb)
     except Exception as e:
         raise SubmissionError(f"{file}: nbconvert could not export it ({' '.join(str(e).split())[:200]})") from None
-    # nbconvert writes "# In[n]:" and two blank lines before every code cell, in order: map
-    # script lines back to cell numbers.
-    cells, seen = [], 0
-    for lineno, line in enumerate(script.splitlines(), start=1):
-        if line.startswith("# In[") and seen < len(code_cells):
-            cells.append((lineno + 3, code_cells[seen]))
-            seen += 1
-    return script, cells
+    return script, _cell_map(script, [(number, nb.cells[number - 1].source)
+                                      for number in code_cells])
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what Python counts as a new line, and nothing else
+
+
+def _cell_map(script: str, cells: list[tuple[int, str]]) -> list[tuple[int, int, int]]:
+    """Where each code cell's code is in nbconvert's script: (script line, cell number, line in
+    the cell). nbconvert writes the cells in order, each trimmed of the blank lines around it;
+    each is found after the previous one, so a cell line that starts with "# In[" or a cell
+    opening with blank lines still maps to the line the student sees in the cell."""
+    out: list[tuple[int, int, int]] = []
+    position, line = 0, 1
+    for number, source in cells:
+        body = source.strip()
+        if not body:
+            continue
+        found = script.find(body, position)
+        if found < 0:  # nbconvert changed the text: leave the cell out rather than guess
+            continue
+        line += len(_LINE_END.findall(script, position, found))
+        first = len(_LINE_END.findall(source[:len(source) - len(source.lstrip())])) + 1
+        out.append((line, number, first))
+        position = found
+    return out

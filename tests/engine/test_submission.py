@@ -111,3 +111,22 @@ def test_package_submission(tmp_path):
     path = find_submission_file(tmp_path, "mlp_pixels", PATTERNS)
     source = read_source(path, "mlp_pixels")
     assert source.is_package and source.root == tmp_path
+
+
+def test_notebook_lines_map_to_the_line_the_student_sees_in_the_cell(tmp_path):
+    import re
+
+    # nbconvert trims the blank lines that open a cell, and a cell may hold a line starting
+    # with "# In[" (pasted from an exported script): neither shifts the cell's line numbers
+    path = _notebook(tmp_path / "MLP_pixels.ipynb", "",
+                     "\n\nimport torch\nx = 1",
+                     "# In[3]: copied from my script\ndef f():\n    return 1\n",
+                     "y = 2\r\nz = 3")
+    src = read_source(path, "mlp_pixels")
+    lines = re.split(r"\r\n|\r|\n", src.text)
+    where = {line: src.where(n) for n, line in enumerate(lines, start=1) if line.strip()}
+    assert where["import torch"] == "MLP_pixels.ipynb, cell 3, line 3"
+    assert where["x = 1"] == "MLP_pixels.ipynb, cell 3, line 4"
+    assert where["# In[3]: copied from my script"] == "MLP_pixels.ipynb, cell 4, line 1"
+    assert where["    return 1"] == "MLP_pixels.ipynb, cell 4, line 3"
+    assert where["z = 3"] == "MLP_pixels.ipynb, cell 5, line 2"
