@@ -300,5 +300,7 @@ def _cell_map(script: str, cells: list[tuple[int, str]]) -> list[tuple[int, int,
         line += len(_LINE_END.findall(script, position, found))
         first = len(_LINE_END.findall(source[:len(source) - len(source.lstrip())])) + 1
         out.append((line, number, first))
-        position = found
+        # the next cell is searched after this one: `y = 2` is not the end of `x = 1; y = 2`
+        line += len(_LINE_END.findall(body))
+        position = found + len(body)
     return out

@@ -121,7 +121,7 @@ def test_notebook_lines_map_to_the_line_the_student_sees_in_the_cell(tmp_path):
     path = _notebook(tmp_path / "MLP_pixels.ipynb", "",
                      "\n\nimport torch\nx = 1",
                      "# In[3]: copied from my script\ndef f():\n    return 1\n",
-                     "y = 2\r\nz = 3")
+                     "y = 2\r\nz = 3", "z = 3")
     src = read_source(path, "mlp_pixels")
     lines = re.split(r"\r\n|\r|\n", src.text)
     where = {line: src.where(n) for n, line in enumerate(lines, start=1) if line.strip()}
@@ -129,4 +129,5 @@ def test_notebook_lines_map_to_the_line_the_student_sees_in_the_cell(tmp_path):
     assert where["x = 1"] == "MLP_pixels.ipynb, cell 3, line 4"
     assert where["# In[3]: copied from my script"] == "MLP_pixels.ipynb, cell 4, line 1"
     assert where["    return 1"] == "MLP_pixels.ipynb, cell 4, line 3"
-    assert where["z = 3"] == "MLP_pixels.ipynb, cell 5, line 2"
+    z_lines = [src.where(n) for n, line in enumerate(lines, start=1) if line == "z = 3"]
+    assert z_lines == ["MLP_pixels.ipynb, cell 5, line 2", "MLP_pixels.ipynb, cell 6, line 1"]
