@@ -1,11 +1,15 @@
 """DIY — public checks (what `grade check` runs for students).
 
-Every check talks to the submission through ``student`` (a separate, sandboxed process). The
-gradients are checked by central finite differences that the judge computes from your own
-``forward`` outputs (float64, h = 1e-5, relative error <= 1e-5), perturbing your own
-``_parameters`` arrays whatever their layout; forward values are compared with torch's
-operators applied to your parameters. Sequentiel, Optim and SGD are checked with small modules
-of the grader's own, so that a bug in one of your modules costs points in its own checks.
+Every check talks to the submission through ``student`` (a separate, sandboxed process) and
+calls your own methods. Your gradients are compared (relative error <= 1e-5, float64) with the
+gradient of the operation the practical asks for, which the grader computes itself from your
+own ``_parameters`` (read in whatever layout you store them; ``None`` entries mean "no such
+parameter") and its inputs; forward values are compared with torch's operators applied to your
+parameters. (The checks named "matches finite differences" used to take finite differences of
+your forward: a right backward is the same gradient.) Sequentiel, Optim and SGD are checked
+with small modules of the grader's own, so that a bug in one of your modules costs points in
+its own checks. The trainings score the network the grader computes from your trained
+parameters; what SGD returns is only drawn as a learning curve.
 """
 
 import numpy as np
@@ -259,7 +263,7 @@ def test_Conv1D_forward_matches_its_parameters(student, case):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case", list(CONV1D))
 def test_Conv1D_backward_delta_matches_finite_differences(student, case):
-    """Conv1D.backward_delta against finite differences of its forward (strided and not)."""
+    """Conv1D.backward_delta is the gradient of the cross-correlation (strided and not)."""
     kwargs, make_x, out, _ = CONV1D[case]
     checks.check_backward_delta(student, checks.conv1d(student, **kwargs), make_x(), out,
                                 conv1d_label(kwargs), checks.conv1d_op(**kwargs))
@@ -268,7 +272,7 @@ def test_Conv1D_backward_delta_matches_finite_differences(student, case):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case", list(CONV1D))
 def test_Conv1D_backward_update_gradient_matches_finite_differences(student, case):
-    """Conv1D's kernel and bias gradients against finite differences of its forward."""
+    """Conv1D's kernel and bias gradients, after zero_grad + backward_update_gradient."""
     kwargs, make_x, out, _ = CONV1D[case]
     checks.check_backward_update_gradient(student, checks.conv1d(student, **kwargs), make_x(), out,
                                           conv1d_label(kwargs), checks.conv1d_op(**kwargs))
@@ -350,7 +354,7 @@ def test_Conv2D_forward_matches_its_parameters(student, case):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case", list(CONV2D_GRAD))
 def test_Conv2D_backward_delta_matches_finite_differences(student, case):
-    """Conv2D.backward_delta against finite differences of its forward."""
+    """Conv2D.backward_delta is the gradient of the 2-D cross-correlation."""
     kwargs, shape, out = CONV2D_GRAD[case]
     checks.check_backward_delta(student, checks.conv2d(student, **kwargs), randn(*shape), out,
                                 conv2d_label(kwargs), checks.conv2d_op(**kwargs))
@@ -359,7 +363,7 @@ def test_Conv2D_backward_delta_matches_finite_differences(student, case):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case", list(CONV2D_GRAD))
 def test_Conv2D_backward_update_gradient_matches_finite_differences(student, case):
-    """Conv2D's kernel and bias gradients against finite differences of its forward."""
+    """Conv2D's kernel and bias gradients, after zero_grad + backward_update_gradient."""
     kwargs, shape, out = CONV2D_GRAD[case]
     checks.check_backward_update_gradient(student, checks.conv2d(student, **kwargs), randn(*shape), out,
                                           conv2d_label(kwargs), checks.conv2d_op(**kwargs))
