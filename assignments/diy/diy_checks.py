@@ -174,8 +174,9 @@ def entries(params, what: str) -> list[tuple]:
                            f"{type(params).__name__}")
     for key, value in out:
         if value is not None and not isinstance(value, np.ndarray):
-            raise CheckFailure(f"{what}[{key!r}] should be a NumPy array, got "
-                               f"{type(value).__name__}")
+            # an object that is not data comes back as a handle: name the student's type
+            kind = getattr(value, "type_name", "") or type(value).__name__
+            raise CheckFailure(f"{what}[{key!r}] should be a NumPy array, got {kind}")
     return [(key, value) for key, value in out if value is not None]
 
 
@@ -200,9 +201,12 @@ def gradient_matches_parameters(params, grads, what: str) -> list[tuple]:
     g = dict(g_items)
     if not all(k in g for k, _ in p_items):
         g = {str(k): v for k, v in g_items}
-        if not all(str(k) in g for k, _ in p_items):
-            raise CheckFailure(f"{what}._gradient should have the keys of _parameters: "
-                               f"{[k for k, _ in p_items]} vs {[k for k, _ in g_items]}")
+        absent = [k for k, _ in p_items if str(k) not in g]
+        if absent:
+            raise CheckFailure(f"{what}._gradient has no array for _parameters"
+                               f"{label(absent[0])} (absent or None; its keys: "
+                               f"{[k for k, _ in g_items]}): give every parameter a gradient "
+                               "of its shape in __init__ (np.zeros_like)")
     pairs = []
     for key, p in p_items:
         grad = g[key] if key in g else g[str(key)]
