@@ -99,9 +99,8 @@ def message(name: str, source: Source, plan: SlicePlan, report) -> str:
         kind, line, _ = plan.inner[name]
         what = "class" if kind == "class" else "function"
         if container.kind == "main-guard":
-            return (f"`{name}` is defined inside the {GUARD} block ({source.where(container.lineno)}"
-                    f"), which the grader does not run: move the {what} above the block, to the "
-                    "top level of the file")
+            return (f"`{name}` is inside the {GUARD} block ({source.where(container.lineno)}), "
+                    f"which the grader does not run: move the {what} to the top level")
         if container.kind == "def":
             outer = container.summary.removeprefix("def ").split("(")[0]
             return (f"`{name}` is defined inside the function `{outer}` ({source.where(line)}), so "

@@ -246,9 +246,9 @@ def test_work_under_the_main_guard_is_said_once_with_the_block_and_the_fix(spawn
     student, process = spawn(GUARDED, ["init_params", "forward", "update"], module="perceptron")
     with pytest.raises(MissingName) as e:
         student.init_params(784, 10)
-    assert str(e.value) == ('`init_params` is defined inside the `if __name__ == "__main__":` '
-                            "block (perceptron.py, line 5), which the grader does not run: move "
-                            "the function above the block, to the top level of the file")
+    assert str(e.value) == ('`init_params` is inside the `if __name__ == "__main__":` block '
+                            "(perceptron.py, line 5), which the grader does not run: move the "
+                            "function to the top level")
     notes = missing.load_notes(process.source, process.plan, process.start(), "perceptron")
     assert len(notes) == 2  # one for the block, one for the name defined nowhere
     assert notes[0].startswith('`init_params`, `forward` are defined inside the `if __name__ == '
