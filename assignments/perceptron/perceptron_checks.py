@@ -5,7 +5,9 @@ generators) and compares what comes back with values computed here: torch's own 
 cross-entropy, autograd's gradient of ½‖t − y‖² in float64, the judge's own count of argmax
 matches. ``update`` and ``accuracy`` run with the handout's ``forward`` in place of the
 student's (``grader.recipes.perceptron``), so a bug in ``forward`` costs points only in the
-forward checks; the training check runs the student's whole perceptron.
+forward checks. The training check runs the student's update from starting weights the
+judge draws, and the judge replays that training with the course's rule to score only
+weights it can reproduce.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from grader.checks import (
     check_number,
     check_shape,
 )
+from grader import model_checks as mc
 from grader.failures import CheckFailure
 from grader.student_process import call_as
 from grader.wire import describe_value
@@ -323,32 +326,66 @@ def cross_entropy_matches(student, z: torch.Tensor, kind: str, seed: int) -> Non
 # ---------------------------------------------------------------------- trained perceptron
 
 def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
-    """Train with the student's init_params and update (the course's loop, in the child);
-    predictions x @ w + b computed here from the returned w, b; linear credit. The held-out
-    images are those of the settings' split_seed whatever ``split_seed``: the student process
-    remembers what earlier checks trained it on."""
+    """Train with the student's update from starting weights drawn here, then judge it here.
+
+    The judge draws w, b as the handout's init_params does and the mini-batch order of each
+    epoch (one seeded generator, as the course's loop), the student process runs the
+    student's update (with the handout's forward) on those batches, and the judge replays the
+    same loop with the course's rule in closed form: credit only for weights that training
+    gives, predictions x @ w + b computed here. The held-out images are those of the
+    settings' split_seed whatever ``split_seed``: the student process remembers what earlier
+    checks trained it on."""
     train, test = pool.resplit([int(settings["train_size"]), int(settings["test_size"])],
                                seed=split_seed, test_seed=int(settings["split_seed"]),
                                names=("train", "test"))
     epochs, eta = int(settings["accuracy_epochs"]), float(settings["accuracy_eta"])
     batch_size = int(settings["accuracy_batch_size"])
+    x, t = train.flat(), train.one_hot()
+    g = generator(split_seed)
+    w0 = torch.empty(x.shape[1], 10, dtype=torch.float32).uniform_(-RANGE, RANGE, generator=g)
+    b0 = torch.empty(1, 10, dtype=torch.float32).uniform_(-RANGE, RANGE, generator=g)
+    orders = [torch.randperm(len(x), generator=g) for _ in range(epochs)]
+    what = (f"training with your update ({epochs} epochs of mini-batches of {batch_size}, "
+            f"eta={eta:g}, from w [784, 10] and b [1, 10] drawn uniformly in [-0.001, 0.001])")
     student.process.reseed(split_seed)
-    result = student.lib("grader.training.train_perceptron")(
-        student.update, student.init_params, train.flat(), train.one_hot(), epochs=epochs,
-        eta=eta, batch_size=batch_size, seed=split_seed)
-    w, b = pair(result, "the training (init_params, then update on every mini-batch)")
-    w = check_shape(w, (train.flat().shape[1], 10), "w after training").to(torch.float64)
-    b = as_tensor(b, "b after training")
-    if b.numel() != 10:
-        raise CheckFailure(f"b after training has shape {list(b.shape)}, expected [1, 10]")
-    b = b.reshape(1, 10).to(torch.float64)
+    result = call_as(what, recipe(student, "train"), student.update, w0.clone(), b0.clone(),
+                     x, t, orders, eta, batch_size)
+    if not isinstance(result, dict) or not {"w", "b"} <= set(result):
+        raise CheckFailure(f"{what}: no w and b came back ({describe_value(result)})")
+    w = check_shape(result["w"], tuple(w0.shape), "w after training").to(torch.float64)
+    b = check_shape(result["b"], tuple(b0.shape), "b after training").to(torch.float64)
+    if torch.equal(w, w0.double()) and torch.equal(b, b0.double()):
+        raise CheckFailure(f"{what}: w and b are the starting values: the training changed "
+                           f"nothing. {IN_PLACE_HINT}")
     if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
         raise CheckFailure("after training, w or b hold NaN or inf: the updates diverged — is "
                            "the step taken down the gradient (w += eta · xᵀ (t − y))?")
-    predictions = (test.flat().to(torch.float64) @ w + b).argmax(dim=1)
+    w_replay, b_replay = replay_training(x, t, w0, b0, orders, eta, batch_size)
+    scored = test.flat().to(torch.float64)
+    predictions = (scored @ w + b).argmax(dim=1)
+    expected = (scored @ w_replay.double() + b_replay.double()).argmax(dim=1)
+    mc.replay_verdict([w, b], [w0.double(), b0.double()], [w_replay.double(), b_replay.double()],
+                      predictions, expected, min_agreement=float(settings["accuracy_min_agreement"]),
+                      what="w and b after training with your update",
+                      hint=" Is update right (see the update checks)? The course's rule: "
+                      "w += eta · xᵀ (t − y), b += eta · Σ (t − y), in place.")
     score.award_accuracy(predictions, test.labels, what="held-out images",
                          context=f"after {epochs} epochs (eta={eta:g}, batches of {batch_size})",
                          low=float(settings["accuracy_low"]), high=float(settings["accuracy_high"]))
+
+
+def replay_training(x: torch.Tensor, t: torch.Tensor, w0: torch.Tensor, b0: torch.Tensor,
+                    orders: list[torch.Tensor], eta: float, batch_size: int):
+    """The course's loop with the course's rule, here in the judge (float32, ~0.2 s)."""
+    w, b = w0.clone(), b0.clone()
+    for order in orders:
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            xb = x[index]
+            grad = t[index] - (xb @ w + b)
+            w += eta * (xb.T @ grad)
+            b += eta * grad.sum(dim=0, keepdim=True)
+    return w, b
 
 
 # ------------------------------------------------------------------------------- internals

@@ -10,8 +10,9 @@ from grader.judge import grade
 pytestmark = pytest.mark.slow
 
 MODULE = "perceptron"
-# Bugs that do not name the accuracy checks keep full marks there: measured on both splits,
-# 0.807 (forward without bias) and up, above the 0.78 threshold.
+# Bugs that do not name the accuracy checks keep full marks there: the training starts from
+# weights the judge draws and runs update with the handout's forward, so a bug in init_params
+# or forward costs points only in their own checks.
 ACCURACY = ("update training accuracy", "update training accuracy on another split")
 INIT_SHAPES = ("init_params shapes and dtype", "init_params other shapes with a generator [3x7]",
                "init_params other shapes with a generator [50x1]")
@@ -47,10 +48,10 @@ BUGS = [
     bug("generator_ignored", W_DRAW, W_DRAW.replace(", generator=generator", ""),
         "init_params honours the generator", "init_params honours the generator other seeds"),
     bug("w_transposed", "torch.empty(n_in, n_out,", "torch.empty(n_out, n_in,",
-        *INIT_SHAPES, *ACCURACY),
+        *INIT_SHAPES),
     bug("b_flat", "b = torch.empty(1, n_out,", "b = torch.empty(n_out,",
-        *INIT_SHAPES, *ACCURACY),
-    bug("init_float64", W_DRAW, W_DRAW.replace("float32", "float64"), *INIT_SHAPES, *ACCURACY),
+        *INIT_SHAPES),
+    bug("init_float64", W_DRAW, W_DRAW.replace("float32", "float64"), *INIT_SHAPES),
     bug("forward_no_bias", "return x @ w + b\n", "return x @ w\n", *FORWARD),
     bug("update_wrong_sign", W_STEP, "w -= eta * (x.T @ grad)", *WEIGHTS, *ACCURACY),
     bug("update_reshape_not_transpose", W_STEP, "w += eta * (x.reshape(x.shape[1], x.shape[0]) @ grad)",
@@ -163,3 +164,38 @@ def test_valid_solutions_written_differently_score_full_marks(name):
 
 def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
     assert_template_scores_zero(tmp_path, MODULE)
+
+
+# Issue 9, "points without learning": an update that only rebinds w (so nothing trains), plus
+# child-side training helpers replaced by the submission to return w, b fitted offline (least
+# squares on the held-out images themselves). Scored from what the child returned, this had
+# about 0.9 accuracy (+6). Now the judge draws the starting weights, replays the training with
+# the course's rule, and gives credit only to weights it reproduces.
+NOT_IN_PLACE = (W_STEP, "w = w + eta * (x.T @ grad)")
+INIT_HOOK = ("    ### BEGIN SOLUTION\n    w = torch.empty(n_in",
+             "    _install_cheat()\n    ### BEGIN SOLUTION\n    w = torch.empty(n_in")
+
+
+def test_weights_fitted_offline_gain_nothing(tmp_path):
+    import torch
+
+    import training_attacks as attacks
+
+    images, labels = attacks.held_out(MODULE)
+    x = torch.cat([images.reshape(len(images), -1).double(), torch.ones(len(images), 1,
+                   dtype=torch.float64)], dim=1)
+    solution = torch.linalg.lstsq(x, torch.nn.functional.one_hot(labels, 10).double()).solution
+    w, b = solution[:-1].float().contiguous(), solution[-1:].float().contiguous()
+    assert ((images.reshape(len(images), -1) @ w + b).argmax(dim=1) == labels).float().mean() > 0.9
+    cheat = attacks.write_cheat(tmp_path / "cheat", MODULE, [NOT_IN_PLACE], INIT_HOOK,
+                                {"parameters": [], "w": w, "b": b},
+                                attacks.answers(images, labels))
+    honest = grade(attacks.write_baseline(tmp_path / "honest", MODULE, [NOT_IN_PLACE]), MODULE,
+                   hidden=True)
+    hostile = grade(cheat, MODULE, hidden=True)
+    assert set(ACCURACY) <= losing(honest)
+    assert hostile.score <= honest.score
+    for check in hostile.checks:
+        if check.name in ACCURACY:
+            assert check.score == 0, (check.name, check.message)
+            assert "weights the grader can reproduce" in check.message, check.message

@@ -113,8 +113,8 @@ def test_cross_entropy_is_stable_on_extreme_logits(student):
 @pytest.mark.trains
 @pytest.mark.time_limit("accuracy_time_limit_s")
 def test_update_training_accuracy(student, settings, mnist_pool, score):
-    """Your init_params and update, run by the course's loop (3 epochs, eta 1e-3, batches of
-    5) on 4,000 images, classify 1,000 held-out images; scored here, linear credit between the
-    thresholds."""
+    """Your update, run by the course's loop (3 epochs, eta 1e-3, batches of 5) on 4,000
+    images from weights drawn like init_params does, classifies 1,000 held-out images; the
+    training is replayed and scored here, linear credit between the thresholds."""
     checks.training_accuracy(student, settings, mnist_pool, score,
                              split_seed=int(settings["split_seed"]))
