@@ -127,6 +127,14 @@ BUGS = [
     bug("optim_returns_summed_loss", "return float(loss)",
         "return float(self.loss.forward(batch_y, yhat).sum())",
         "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch"),
+    # Sequentiel.backward that forgets to return dL/dx: its own checks; the trainings (the
+    # reference's Optim calls backward_update_gradient and ignores what backward returns) keep
+    # their points.
+    bug("sequentiel_backward_returns_nothing",
+        "        return delta\n        ### END SOLUTION\n\n    def backward_update_gradient",
+        "        ### END SOLUTION\n\n    def backward_update_gradient",
+        "Sequentiel backward matches finite differences",
+        "Sequentiel nested matches finite differences"),
     # A NumPy array of the epoch means is one mean loss per epoch: nothing lost.
     bug("sgd_returns_an_array", "    return history\n", "    return np.array(history)\n"),
     bug("optim_no_zero_grad", "        self.net.zero_grad()\n        yhat = self.net.forward(batch_x)",
