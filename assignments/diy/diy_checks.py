@@ -974,6 +974,16 @@ def ce(logits, labels) -> float:
         return float(F.cross_entropy(t(logits), torch.as_tensor(labels, dtype=torch.int64)))
 
 
+def untrained_hint(before: list[dict], after: list[dict]) -> str:
+    """Why a network may not have learnt, from whether its parameters moved at all."""
+    moved = any(not np.array_equal(b[k], a[k]) for b, a in zip(before, after) for k in a)
+    if moved:
+        return " — is the step's sign right (parameter -= eps · gradient), and the step size eps?"
+    return (" — the parameters of the modules given to Sequentiel did not change at all: does "
+            "SGD call Optim.step on every batch, does update_parameters change the arrays of "
+            "_parameters, and does Sequentiel use the modules it was given (not copies)?")
+
+
 def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test, settings,
                         prefix, seed, what, context, n_classes):
     """Train with the student's SGD; the judge computes the test logits from the trained
@@ -994,8 +1004,8 @@ def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test
     if not loss_after < loss_before:
         score.partial(0.0, f"{what}: the loss did not decrease during training ({loss_before:.4f} "
                       f"before, {loss_after:.4f} after, computed here from the network's "
-                      "parameters): no credit for an untrained network — does SGD call "
-                      "Optim.step, and update_parameters change the parameters?")
+                      "parameters): no credit for an untrained network"
+                      + untrained_hint(before, after))
     if notes:
         score.note(score.message + " (note: " + "; ".join(notes) + ")")
 
@@ -1120,7 +1130,8 @@ def autoencoder_scenario(student, settings, usps, score, seed: int) -> None:
     message += draw_history(score, history, epochs)
     if not loss_after < loss_before:
         credit = 0.0
-        message += ": the loss did not decrease during training, no credit"
+        message += (": the loss did not decrease during training, no credit"
+                    + untrained_hint(before_p, after_p))
     elif credit < 1.0:
         message += f": {credit:.0%} of the points"
     if notes:

@@ -381,6 +381,7 @@ def test_identity_after_sgd_earns_no_reconstruction_credit(tmp_path):
     checks = {c.name: c for c in tricked.checks}
     autoencoder = checks[AUTOENCODER]
     assert autoencoder.score == 0 and "did not decrease" in autoencoder.message, autoencoder.message
+    assert "did not change at all" in autoencoder.message
     assert all(checks[name].score == 0 for name in TRAININGS)
 
 
