@@ -35,9 +35,16 @@ _ARGMAX_OF = (re.compile(r"([\w.\[\]]+)\.(?:arg)?max\(\s*(?:dim\s*=\s*)?1\s*[,)]
 _MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 
 
-def is_starter_stub(code: str) -> bool:
-    """Whether a line of the student's file is the starter's ``raise NotImplementedError``."""
-    return bool(_STARTER_RAISE.match(code.strip()))
+# what a stub's message says, when it has one: `raise NotImplementedError("TODO")`
+_STUB_MESSAGE = re.compile(r"todo|implement|your code|fill|complete|compl[ée]ter|[àa] faire", re.I)
+
+
+def is_starter_stub(code: str, message: str = "") -> bool:
+    """Whether the student's line is the starter's ``raise NotImplementedError`` (or a stub of
+    their own), not a deliberate error such as ``raise NotImplementedError(f"unknown
+    optimizer {name}")`` in a branch they did write."""
+    return bool(_STARTER_RAISE.match(code.strip())) and (
+        not message.strip() or bool(_STUB_MESSAGE.search(message)))
 
 
 def explain(type_name: str, message: str, code: str = "") -> str:

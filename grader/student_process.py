@@ -396,7 +396,7 @@ class StudentProcess:
         innermost = raw[-1][3] if raw else ""
         hint = ""
         name = error.get("name")
-        if kind == "NotImplementedError" and raw and mistakes.is_starter_stub(innermost):
+        if kind == "NotImplementedError" and raw and mistakes.is_starter_stub(innermost, message):
             filename, lineno, function = raw[-1][:3]
             return NotImplementedYet(what, "NotImplementedError", "", [], (
                 f"`{function}` is not implemented yet ({self._where(filename, lineno)}: the "

@@ -345,3 +345,29 @@ def test_other_errors_get_no_made_up_hint():
     assert mistakes.explain("RuntimeError", "mat1 and mat2 shapes cannot be multiplied "
                                             "(4x100 and 784x10)") == ""
     assert mistakes.explain("NotImplementedError", "", "raise NotImplementedError") == ""
+
+
+def test_a_deliberate_not_implemented_error_with_its_own_message_is_shown_as_it_is(spawn):
+    source = '''\
+import torch
+
+
+def make_optimizer(name, params, lr):
+    if name.upper() == "SGD":
+        return torch.optim.SGD(params, lr=lr)
+    else:
+        raise NotImplementedError(f"optimizer {name} not supported")
+
+
+def stub(x):
+    raise NotImplementedError("TODO: write stub")
+'''
+    student, _ = spawn(source, ["make_optimizer", "stub"], module="mlp_pixels")
+    with pytest.raises(StudentError) as e:
+        student.make_optimizer("ADAM", [torch.zeros(1, requires_grad=True)], 0.1)
+    assert not isinstance(e.value, NotImplementedYet)
+    assert str(e.value).startswith("make_optimizer('ADAM', [<tensor [1]>], 0.1) raised "
+                                   "NotImplementedError: optimizer ADAM not supported\n"
+                                   "  mlp_pixels.py, line 8, in make_optimizer")
+    with pytest.raises(NotImplementedYet, match="`stub` is not implemented yet"):
+        student.stub(1)
