@@ -14,8 +14,9 @@ and ``SGD`` run them inside the student's code, so that a bug in the student's `
 ``TanH`` costs points only in the checks of those modules. The judge knows their parameters
 and computes what they must give. They behave like modules of a student's framework as far as
 the practical's interface goes: ``forward`` and the backward methods, ``zero_grad``,
-``update_parameters``, ``backward`` for an ``Optim`` that calls it, and ``probe(X)`` /
-``loss(y, yhat)`` for a framework whose ``Module`` defines ``__call__``.
+``update_parameters`` (the step passed by position or under any one keyword), ``backward`` for
+an ``Optim`` that calls it, and ``probe(X)`` / ``loss(y, yhat)`` for a framework whose
+``Module`` defines ``__call__``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def copy_data(value):
 # ------------------------------------------------------------------- the grader's own probes
 
 
+def step_size(gradient_step, named: dict) -> float:
+    """The step an Optim passed, whatever its framework calls the argument
+    (``update_parameters(eps=0.1)``, ``update_parameters(lr=0.1)``...): one keyword at most."""
+    if len(named) > 1:
+        raise TypeError(f"update_parameters() takes one step size, got {sorted(named)}")
+    return next(iter(named.values())) if named else gradient_step
+
+
 class ProbeScale:
     """out = X * a + c element-wise, a and c of shape (1, d): a module of the grader's own.
 
@@ -60,9 +69,10 @@ class ProbeScale:
     def __call__(self, X):  # for a framework whose modules are called: self.net(X)
         return self.forward(X)
 
-    def update_parameters(self, gradient_step=1e-3):
+    def update_parameters(self, gradient_step=1e-3, **named):
+        step = step_size(gradient_step, named)
         for k, p in self._parameters.items():
-            p -= gradient_step * self._gradient[k]
+            p -= step * self._gradient[k]
 
     def backward_update_gradient(self, input, delta):
         self.seen.append(np.array(input[:, 0], copy=True))
@@ -97,7 +107,7 @@ class ProbeDuplicate:
     def __call__(self, X):
         return self.forward(X)
 
-    def update_parameters(self, gradient_step=1e-3):
+    def update_parameters(self, gradient_step=1e-3, **named):
         pass
 
     def backward_update_gradient(self, input, delta):

@@ -408,6 +408,7 @@ def test_none_entries_and_callable_modules_score_full_marks():
     path = REPO / "tests" / "submissions" / MODULE / "callable_modules"
     text = (path / f"{MODULE}.py").read_text()
     assert '"b": None' in text and "yhat = self.net(batch_x)" in text   # what it is about
+    assert "update_parameters(eps=self.eps)" in text
     result = grade(path, MODULE, hidden=True)
     assert result.error is None and result.score == result.max_score, {
         c.name: c.message for c in result.checks if not c.passed}
@@ -421,6 +422,12 @@ def test_probes_are_callable_like_modules():
     assert np.array_equal(nm.ProbeDuplicate()(x), nm.ProbeDuplicate().forward(x))
     loss = nm.ProbeLoss()
     assert np.array_equal(loss(x, scale(x)), loss.forward(x, scale(x)))
+    # the step under the name of the student's own framework
+    scale.backward_update_gradient(x, np.ones((4, 3)))
+    before = scale._parameters["c"].copy()
+    scale.update_parameters(eps=0.5)
+    assert np.allclose(scale._parameters["c"], before - 0.5 * 4)
+    nm.ProbeDuplicate().update_parameters(lr=0.1)
 
 
 def test_probes_are_consistent_with_the_chain_the_judge_computes():

@@ -1,8 +1,9 @@
 """A valid DIY solution in the style many students of the course write (validation corpus).
 
 * ``Module`` defines ``__call__`` (``net(X)`` is ``net.forward(X)``), losses too, and ``Optim``
-  uses them: ``yhat = self.net(batch_x)``, ``self.loss(batch_y, yhat)`` — the grader's probe
-  modules must be callable for the checks of Sequentiel, Optim and SGD (issue 10, item 8);
+  uses them: ``yhat = self.net(batch_x)``, ``self.loss(batch_y, yhat)``, and the step is passed
+  as ``update_parameters(eps=...)`` — the grader's probe modules must accept both for the
+  checks of Sequentiel, Optim and SGD (issue 10, item 8);
 * every module starts with ``_parameters = {"W": None, "b": None}``: ``None`` means "no such
   parameter" (a Linear without bias keeps ``"b": None``; activations keep both) (item 7);
 * ``W`` stored (out, in) as in torch, forward ``X @ W.T``; the bias a vector (out,);
@@ -79,10 +80,10 @@ class Module(object):
     def forward(self, X):
         pass
 
-    def update_parameters(self, gradient_step=1e-3):
+    def update_parameters(self, eps=1e-3):
         for name in self._parameters:
             if self._parameters[name] is not None:
-                self._parameters[name] -= gradient_step * self._gradient[name]
+                self._parameters[name] -= eps * self._gradient[name]
 
     def backward_update_gradient(self, input, delta):
         pass
@@ -184,9 +185,9 @@ class Sequentiel(Module):
         for m in self.modules:
             m.zero_grad()
 
-    def update_parameters(self, gradient_step=1e-3):
+    def update_parameters(self, eps=1e-3):
         for m in self.modules:
-            m.update_parameters(gradient_step)
+            m.update_parameters(eps=eps)
 
 
 class Optim(object):
@@ -201,7 +202,7 @@ class Optim(object):
         cost = self.loss(batch_y, yhat)
         delta = self.loss.backward(batch_y, yhat) / batch_x.shape[0]
         self.net.backward_update_gradient(batch_x, delta)
-        self.net.update_parameters(self.eps)
+        self.net.update_parameters(eps=self.eps)
         return np.mean(cost)
 
 
