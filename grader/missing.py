@@ -178,3 +178,24 @@ def load_notes(source: Source, plan: SlicePlan, report, assignment: str) -> list
         else:
             notes.append(f"{where}: {error['type']}: {error['message']}")
     return notes + summary(source, plan, report, assignment)
+
+
+def failed_binding(name: str, source: Source, plan: SlicePlan, report) -> str:
+    """Why a global the student's code reads is undefined when the top-level statement that
+    defines it failed at load (`writer = SummaryWriter()` after a failed tensorboard import);
+    "" when no failed statement binds it."""
+    for error in _errors(report):
+        statement = _statement_at(plan, error["lineno"])
+        if statement is None or name not in statement.binds:
+            continue
+        where = source.where(error["lineno"])
+        if error.get("import"):
+            why = failed_import_reason(statement, error, source)
+        else:
+            cause = _failed_import_used(statement, plan, report, error)
+            why = (f"it needs `{cause[0]}`, whose import at {source.where(cause[1].lineno)} "
+                   f"failed: {failed_import_reason(cause[1], cause[2], source)}" if cause
+                   else f"{error['type']}: {error['message']}")
+        return (f"`{name}` is not defined because `{statement.summary}` ({where}) failed when the "
+                f"grader loaded your file — {why}")
+    return ""

@@ -407,6 +407,10 @@ class StudentProcess:
                     f"{self.source.where(line)}, which the grader does not run (training, plots "
                     "and downloads at the top level are skipped): define it inside your function "
                     "or at the top level without side effects.")
+        if kind == "NameError" and name and not hint:  # defined by a statement that failed
+            from grader import missing
+
+            hint = missing.failed_binding(name, self.source, self.plan, self.last_load_report)
         # A NotImplementedError from torch ("... not implemented for 'Long'") is a real error:
         # only the starter's own `raise` line above means "not written yet".
         hint = hint or mistakes.explain(kind, message, innermost)

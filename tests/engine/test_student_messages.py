@@ -371,3 +371,29 @@ def stub(x):
                                    "  mlp_pixels.py, line 8, in make_optimizer")
     with pytest.raises(NotImplementedYet, match="`stub` is not implemented yet"):
         student.stub(1)
+
+
+def test_a_global_whose_statement_failed_at_load_names_that_statement(spawn):
+    source = '''\
+import torch
+from torch.utils.tensorboard import SummaryWriter
+
+writer = SummaryWriter("runs/mlp")
+
+
+def train_loop(dataloader, model, loss_fn, optimizer):
+    for i, (x, y) in enumerate(dataloader):
+        loss = loss_fn(model(x), y)
+        writer.add_scalar("loss", loss.item(), i)
+    return 0.0
+'''
+    student, _ = spawn(source, ["train_loop"], module="mlp_pixels")
+    with pytest.raises(StudentError) as e:
+        student.train_loop([(torch.rand(2, 4), torch.tensor([0, 1]))],
+                           student.lib("torch.nn.Linear")(4, 2),
+                           student.lib("torch.nn.CrossEntropyLoss")(), None)
+    text = str(e.value)
+    assert "raised NameError: name 'writer' is not defined" in text
+    assert ("`writer` is not defined because `writer = SummaryWriter(\"runs/mlp\")` (mlp_pixels.py, "
+            "line 4) failed when the grader loaded your file — it needs `SummaryWriter`, whose "
+            "import at mlp_pixels.py, line 2 failed") in text
