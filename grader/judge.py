@@ -152,6 +152,9 @@ def _dataset_description(source: str, root) -> str:
 
 def pytest_args(assignment: Assignment, files: list[Path]) -> list[str]:
     return [*map(str, files), "-c", str(JUDGE_INI), "--rootdir", str(assignment.folder.parent),
+            # importlib: a public and a hidden check file may share a basename (with pytest's
+            # default "prepend" mode the second one is an import error for the whole run).
+            "--import-mode=importlib",
             "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist", "-p", "no:timeout",
             "-q", "--tb=no", "--no-header", "-W", "ignore::DeprecationWarning"]
 

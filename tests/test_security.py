@@ -246,3 +246,19 @@ def test_a_zip_entry_leaving_its_folder_costs_one_row_not_the_batch(tmp_path, en
     else:  # no student's folder holds it: left out, nobody is blamed
         assert batch._corrupt_member(found["mallory"].path) is None
     assert batch._corrupt_member(found["alice"].path) is None
+
+
+def test_a_public_and_a_hidden_check_file_may_share_a_basename(tmp_path, monkeypatch):
+    """Found while adding a practical: with pytest's default import mode the second file of a
+    basename is an import error, and `grade list` failed for every assignment."""
+    import shutil
+
+    from grader.judge import collect_checks
+
+    root = tmp_path / "assignments"
+    shutil.copytree(REPO / "assignments" / "perceptron", root / "perceptron")
+    public = root / "perceptron" / "public"
+    [first] = sorted(public.glob("test_*.py"))[:1]
+    shutil.copy(first, root / "perceptron" / "hidden" / first.name)
+    checks = collect_checks(load_assignment("perceptron", root), hidden=True)
+    assert sum(1 for c in checks if c[2] == "hidden") > 0
