@@ -147,6 +147,7 @@ _SYNONYMS = {
     "rmsprop": ("rmsprop", "rms"),
     "step": ("step", "update"),
     "forward": ("forward", "fwd"),
+    "flatten": ("flatten", "flat"),
 }
 _CONCEPT = {word: concept for concept, words in _SYNONYMS.items() for word in words}
 # Words that say nothing about what a definition is ("my", "net", "model", "loss" — the DIY
@@ -162,22 +163,21 @@ def name_words(name: str) -> list[str]:
     """``CNNModel`` → ``['cnn', 'model']``, ``LeNet5`` → ``['lenet', '5']``, ``l2_penalty`` →
     ``['l2', 'penalty']``: words, lower case, known compounds joined again."""
     words: list[str] = []
-    for chunk in re.split(r"[_\W]+", name):
-        parts = [w.lower() for w in _WORD.findall(chunk)]
-        i = 0
-        while i < len(parts):
-            for width in (3, 2):  # `RM`+`Sprop`, `Le`+`Net`, `Max`+`Pool` are one word
-                joined = "".join(parts[i:i + width])
-                if i + width <= len(parts) and joined in _CONCEPT:
-                    words.append(joined)
-                    i += width
-                    break
-            else:
-                word = parts[i]
-                if len(word) == 1 and i + 1 < len(parts) and parts[i + 1].isdigit():
-                    word, i = word + parts[i + 1], i + 1  # l2, f1
-                words.append(word)
-                i += 1
+    parts = [w.lower() for chunk in re.split(r"[_\W]+", name) for w in _WORD.findall(chunk)]
+    i = 0
+    while i < len(parts):
+        for width in (3, 2):  # `RM`+`Sprop`, `rms`+`prop`, `Le`+`Net`, `Max`+`Pool`: one word
+            joined = "".join(parts[i:i + width])
+            if i + width <= len(parts) and joined in _CONCEPT:
+                words.append(joined)
+                i += width
+                break
+        else:
+            word = parts[i]
+            if len(word) == 1 and i + 1 < len(parts) and parts[i + 1].isdigit():
+                word, i = word + parts[i + 1], i + 1  # l2, f1
+            words.append(word)
+            i += 1
     return words
 
 

@@ -99,3 +99,17 @@ def test_syntax_error_shows_the_students_line():
 ])
 def test_did_you_mean(name, candidates, expected):
     assert slicing.did_you_mean(name, candidates) == expected
+
+
+@pytest.mark.parametrize("name,candidates,expected", [
+    ("rmsprop_step", {"rms_prop": "def", "sgd_step": "def"}, ["rms_prop"]),
+    ("MaxPool1D", {"MaxPooling1D": "class", "AvgPool2D": "class"}, ["MaxPooling1D"]),
+    ("init_params", {"init_weights": "def", "count_params": "def"}, ["init_weights"]),
+    ("Sequentiel", {"Sequential": "class", "seq": "assign"}, ["Sequential"]),
+    ("EarlyStopping", {"EarlyStopper": "class", "early_stop": "assign"}, ["EarlyStopper"]),
+    ("Flatten", {"Flat": "class", "flatten": "import"}, ["Flat"]),
+    ("DeepNet", {"LeNet5": "class", "deep": "def"}, []),
+])
+def test_definitions_suggested_for_the_names_students_of_the_course_use(name, candidates, expected):
+    kind = ("class",) if name[0].isupper() else ("def",)
+    assert slicing.suggest_definitions(name, kind, candidates) == expected
