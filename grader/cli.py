@@ -88,7 +88,10 @@ def check(
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="Write an HTML report next to the submission."),
     ci: bool = typer.Option(False, "--ci", help="CI mode: JUnit XML (--junit), a Markdown summary "
-                            "(to $GITHUB_STEP_SUMMARY when set) and the exit code."),
+                            "(to $GITHUB_STEP_SUMMARY when set), GitHub Classroom's points "
+                            "annotations and the exit code."),
+    only: Optional[str] = typer.Option(None, "--only", help="Only the checks of this part of "
+                                       "the practical (MLP, train_loop...)."),
     junit: Path = typer.Option(Path("grade-junit.xml"), "--junit", help="JUnit XML file (--ci)."),
     require_isolation: bool = typer.Option(False, "--require-isolation",
                                            help="Refuse to grade without the strong sandbox."),
@@ -106,7 +109,7 @@ def check(
         result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
                        data_source=data, data_root=str(data_dir) if data_dir else None,
                        hidden_dir=str(hidden_dir) if hidden_dir else None,
-                       junit_xml=junit if ci else None)
+                       junit_xml=junit if ci else None, only=only)
     except _usage_errors() as e:
         _fail_check(str(e), fmt, output)
     if fmt is Format.text and output is None:
@@ -135,7 +138,29 @@ def check(
                 f.write(summary)
         elif fmt is not Format.md:
             sys.stdout.write(summary)
+        # Workflow commands are read from stdout and stderr: keep a report on stdout parseable.
+        stream = sys.stdout if fmt is Format.text or output is not None else sys.stderr
+        stream.write("".join(line + "\n" for line in classroom_annotations(result)))
+        stream.flush()
     raise typer.Exit(EXIT_OK if result.all_passed else EXIT_FAILED)
+
+
+def classroom_annotations(result) -> list[str]:
+    """The two annotations GitHub Classroom reads points from, as its official reporter
+    (classroom-resources/autograding-grading-reporter, notify-classroom.js) writes them with
+    @actions/core's ``notice``: ``Points X/Y`` and ``{"totalPoints":X,"maxPoints":Y}``, numbers
+    as JavaScript prints them (16, 15.5). Nothing when there are no points, as there."""
+    if not result.max_score:
+        return []
+    total, most = _js_number(result.score), _js_number(result.max_score)
+    report = json.dumps({"totalPoints": total, "maxPoints": most}, separators=(",", ":"))
+    return [f"::notice title=Autograding complete::Points {total}/{most}",
+            f"::notice title=Autograding report::{report}"]
+
+
+def _js_number(value: float):
+    value = round(float(value), 4)
+    return int(value) if value.is_integer() else value
 
 
 def _fail_check(message: str, fmt: "Format", output: Optional[Path]) -> None:
