@@ -14,6 +14,12 @@ from grader.slicing import SlicePlan, Statement
 from grader.submission import Source
 
 GUARD = '`if __name__ == "__main__":`'
+# Libraries students of the course import that the grading environment does not have: a
+# missing one is "not installed"; any other missing module is probably a file of theirs.
+LIBRARIES = {"tqdm", "tensorboard", "tensorboardX", "matplotlib", "seaborn", "sklearn", "pandas",
+             "torchvision", "torchsummary", "torchinfo", "torchviz", "optuna", "wandb", "lightning",
+             "pytorch_lightning", "cv2", "PIL", "scipy", "IPython", "ipywidgets", "google",
+             "keras", "tensorflow", "plotly", "skimage", "mlflow", "visdom", "graphviz"}
 MAX_LISTED = 8
 
 
@@ -43,7 +49,7 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
     code = statement.summary if statement is not None else ""
     relative = re.match(r"from\s+(\.+)\s*([\w.]*)\s+import\s+(.+)", code)
     if relative and not source.is_package:
-        module, names = relative.group(2), relative.group(3)
+        module, names = relative.group(2), relative.group(3).split("#")[0].strip()
         first = names.split(",")[0].split(" as ")[0].strip(" ()")
         what = f"`{first}`" if first != "*" else "what you need from it"
         fix = (f"write `from {module} import {names.strip(' ()')}` (with {module.split('.')[0]}.py "
@@ -54,9 +60,13 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
     message = error.get("message", "")
     absent = re.fullmatch(r"No module named '([\w.]+)'", message)
     if error.get("type") == "ModuleNotFoundError" and absent:
-        return (f"`{absent.group(1).split('.')[0]}` is not installed where the grader runs, so "
-                "the code it checks cannot use it (progress bars, plots and logging belong in "
-                f"your experiments, under {GUARD})")
+        top = absent.group(1).split(".")[0]
+        if top in LIBRARIES:
+            return (f"`{top}` is not installed where the grader runs, so the code it checks "
+                    "cannot use it (progress bars, plots and logging belong in your experiments, "
+                    f"under {GUARD})")
+        return (f"there is no module `{top}` where the grader runs: if it is a file of yours, hand "
+                f"in {top}.py with your file (the whole folder)")
     return f"{error.get('type', 'ImportError')}: {message}" if message else error.get("type", "")
 
 

@@ -397,3 +397,22 @@ def train_loop(dataloader, model, loss_fn, optimizer):
     assert ("`writer` is not defined because `writer = SummaryWriter(\"runs/mlp\")` (mlp_pixels.py, "
             "line 4) failed when the grader loaded your file — it needs `SummaryWriter`, whose "
             "import at mlp_pixels.py, line 2 failed") in text
+
+
+def test_a_missing_module_of_the_students_own_is_not_called_a_library(spawn):
+    source = ("import torch\nfrom tqdm import tqdm\nfrom utils import one_hot  # my helpers\n\n\n"
+              "def forward(x, w, b):\n    return x @ w + b\n")
+    _, process = spawn(source, ["forward"], module="perceptron")
+    # the imports are not needed by `forward`: loaded only when something needs them
+    plan = process.plan
+    report = type("R", (), {"errors": [
+        {"lineno": 2, "import": True, "type": "ModuleNotFoundError",
+         "message": "No module named 'tqdm'"},
+        {"lineno": 3, "import": True, "type": "ModuleNotFoundError",
+         "message": "No module named 'utils'"}], "defined": ["forward"]})()
+    notes = missing.load_notes(process.source, plan, report, "perceptron")
+    assert notes[0].startswith("perceptron.py, line 2: `from tqdm import tqdm` failed: `tqdm` is "
+                               "not installed where the grader runs")
+    assert notes[1] == ("perceptron.py, line 3: `from utils import one_hot  # my helpers` failed: "
+                        "there is no module `utils` where the grader runs: if it is a file of "
+                        "yours, hand in utils.py with your file (the whole folder)")
