@@ -39,6 +39,11 @@ _MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) a
 _STUB_MESSAGE = re.compile(r"todo|implement|your code|fill|complete|compl[ée]ter|[àa] faire", re.I)
 
 
+# nn.CrossEntropyLoss with one-hot int64 targets, and with float (or int32) class indices
+_ONE_HOT_TARGET = re.compile(r"Expected floating point type for target with class probabilities")
+_FLOAT_TARGET = re.compile(r"expected target dtype to be Long|expected scalar type Long but found")
+
+
 def is_starter_stub(code: str, message: str = "") -> bool:
     """Whether the student's line is the starter's ``raise NotImplementedError`` (or a stub of
     their own), not a deliberate error such as ``raise NotImplementedError(f"unknown
@@ -62,6 +67,14 @@ def explain(type_name: str, message: str, code: str = "") -> str:
     shapes = _MATMUL.search(message)
     if shapes and type_name == "RuntimeError":
         return _flatten_hint(*(int(g) for g in shapes.groups()))
+    if type_name == "RuntimeError" and _ONE_HOT_TARGET.search(message):
+        return ("The loss got one-hot integer rows as its target: `nn.CrossEntropyLoss` takes "
+                "the class indices themselves (an int64 tensor [B]), which is what the grader's "
+                "data loaders give — drop the conversion to one-hot.")
+    if type_name == "RuntimeError" and _FLOAT_TARGET.search(message):
+        return ("The loss needs the labels as class indices of type int64 (`torch.long`), as "
+                "the grader's data loaders give them: do not convert them with `.float()` (or "
+                "convert back with `.long()`).")
     return ""
 
 

@@ -416,3 +416,35 @@ def test_a_missing_module_of_the_students_own_is_not_called_a_library(spawn):
     assert notes[1] == ("perceptron.py, line 3: `from utils import one_hot  # my helpers` failed: "
                         "there is no module `utils` where the grader runs: if it is a file of "
                         "yours, hand in utils.py with your file (the whole folder)")
+
+
+def test_labels_turned_one_hot_or_float_for_the_loss_are_recognised(spawn):
+    source = '''\
+import torch
+import torch.nn.functional as F
+
+
+def valid_loop(dataloader, model, loss_fn):
+    total = 0.
+    with torch.no_grad():
+        for x, t in dataloader:
+            total += loss_fn(model(x), F.one_hot(t, 10)).item()
+    return total / len(dataloader)
+
+
+def valid_loop_float(dataloader, model, loss_fn):
+    total = 0.
+    for x, t in dataloader:
+        total += loss_fn(model(x), t.float()).item()
+    return total / len(dataloader)
+'''
+    student, _ = spawn(source, ["valid_loop", "valid_loop_float"], module="mlp_pixels")
+    loader = [(torch.rand(2, 4), torch.tensor([0, 1]))]
+    model, loss = student.lib("torch.nn.Linear")(4, 10), student.lib("torch.nn.CrossEntropyLoss")()
+    with pytest.raises(StudentError) as e:
+        student.valid_loop(loader, model, loss)
+    assert "line 9, in valid_loop" in str(e.value)
+    assert "takes the class indices themselves" in str(e.value)
+    with pytest.raises(StudentError) as e:
+        student.valid_loop_float(loader, model, loss)
+    assert "do not convert them with `.float()`" in str(e.value)
