@@ -488,13 +488,20 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
     params = attribute(module, "_parameters") if op.spec else None
     arrays = dict(entries(params, f"{what}._parameters")) if op.spec else {}
     candidates, matched = matching_readings(params, op, x, out, what)
+    if not matched:
+        # dL/dx depends on the parameters, and these are only what the module reports: unless
+        # its forward computes the operation with them, nothing says they are those it uses
+        # (a module could report parameters made to fit a wrong backward_delta).
+        raise CheckFailure(f"{what}.forward(x) is not {op.label} of the parameters in its "
+                           f"_parameters ({describe_layout(params)}), so its backward_delta "
+                           "cannot be checked against them: see its forward check first")
     failure = None
     for reading in candidates:
         expected, _ = expected_gradients(op, reading, arrays, x, delta)
         try:
             compare_gradient(dx, expected, f"{what}.backward_delta(x, delta) vs dL/dx computed "
                              f"by the grader (x of shape {list(x.shape)})" + float64_note(dx),
-                             hint + _forward_note(matched, op, what))
+                             hint)
             return
         except CheckFailure as e:
             failure = failure or e
@@ -514,6 +521,8 @@ def check_backward_update_gradient(student, module, x, out_shape, what: str, op:
     st = state(module)
     pairs = gradient_matches_parameters(st["parameters"], st["gradient"], what)
     arrays = {key: p for key, p, _ in pairs}
+    # The operations with parameters are linear in them: dL/d(parameters) does not depend on
+    # their values, so a forward that is wrong (its own check) does not cost this one.
     candidates, matched = matching_readings(st["parameters"], op, x, out, what)
     failure = None
     for reading in candidates:

@@ -53,13 +53,15 @@ BUGS = [
         "Conv1D with stride 3"),
     # A true convolution (flipped kernel) in forward only: the forward values are checked
     # against the cross-correlation with the module's own kernel, read in its own layout. The
-    # backward checks compare with the gradient of the right operation, computed by the judge:
-    # the backward methods, right, keep their points (one deviation, its own checks).
+    # kernel gradient does not depend on the kernel: right, it keeps its points. dL/dx does,
+    # and a forward that does not use the kernel it reports leaves nothing to check it with.
     bug("conv1d_flipped_kernel",
         "out = sum(X[:, _taps(k, self.stride, L_out)] @ W[k] for k in range(self.k_size))",
         "out = sum(X[:, _taps(k, self.stride, L_out)] @ W[self.k_size - 1 - k] for k in range(self.k_size))",
         "Conv1D forward matches its parameters [stride=1]",
         "Conv1D forward matches its parameters [stride=2]",
+        "Conv1D backward delta matches finite differences [stride=1]",
+        "Conv1D backward delta matches finite differences [stride=2]",
         "Conv1D with stride 3", maybe=(CONV_NET,)),
     # W[q, p] on a k_h x k_w kernel with k_h != k_w reads out of bounds: every Conv2D check.
     bug("conv2d_transposed_kernel", "X[:, r, c] @ W[p, q] for p, q, r, c in taps",
@@ -321,6 +323,36 @@ def _install():
 """
 
 
+# A wrong Linear.backward_delta (twice dL/dx) and parameters reported to the grader made to
+# fit it (twice W), while forward and everything else use the real ones. (An intermediate
+# version of the judge compared dL/dx with whatever parameters the module reported.)
+LYING_PARAMETERS = """
+
+def _install():
+    if not TRICK:
+        return
+
+    def reported(self):
+        real = self.__dict__["_real"]
+        return {**real, "W": 2 * real["W"]} if _GRADER_READS() else real
+
+    def store(self, value):
+        self.__dict__["_real"] = value
+
+    Linear._parameters = property(reported, store)
+
+
+def _GRADER_READS():
+    import sys
+    frame = sys._getframe(2)
+    while frame is not None:
+        if "student_server" in frame.f_code.co_filename:
+            return frame.f_code.co_name == "resolve"
+        frame = frame.f_back
+    return False
+"""
+
+
 def hostile_pair(tmp_path, name, tricks, replace=()):
     """Grade the reference with ``tricks`` installed (TRICK = True) and its honest baseline
     (TRICK = False), public and hidden checks."""
@@ -368,6 +400,19 @@ def test_replaced_probe_helper_hides_no_wrong_gradient(tmp_path):
     assert {"Linear backward update gradient matches finite differences",
             "Linear without bias matches finite differences",
             "Linear on a single sample"} <= losing(tricked)
+
+
+def test_parameters_reported_to_fit_a_wrong_backward_delta_gain_nothing(tmp_path):
+    """dL/dx depends on W: the judge uses the parameters a module reports only when its forward
+    computes the operation with them."""
+    tricked, honest = hostile_pair(
+        tmp_path, "lying", LYING_PARAMETERS,
+        [('return delta @ self._parameters["W"].T', 'return 2 * delta @ self._parameters["W"].T')])
+    assert tricked.score <= honest.score, sorted(set(losing(honest)) - set(losing(tricked)))
+    checks = {c.name: c for c in tricked.checks}
+    assert checks["Linear forward matches its parameters"].score == 0   # the lie is seen there
+    delta = checks["Linear backward delta matches finite differences"]
+    assert delta.score == 0 and "see its forward check" in delta.message, delta.message
 
 
 def test_identity_after_sgd_earns_no_reconstruction_credit(tmp_path):
