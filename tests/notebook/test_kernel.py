@@ -42,36 +42,16 @@ def statuses(checks) -> dict[str, tuple[str, float]]:
     return {c.name: (c.status, c.score) for c in checks}
 
 
-@pytest.mark.parametrize("variant", ["reference", "starter", "buggy"])
-def test_check_in_the_notebook_scores_as_grade_check(tmp_path, variant):
-    nb = {"reference": lambda: notebook_of(reference_source()), "starter": starter_notebook,
-          "buggy": lambda: notebook_of(buggy_source())}[variant]()
-    path = write(nb, tmp_path / variant, [CHECK_CELL, "print(report.score, report.max_score)"])
-    ran = execute(path)
-    score, most, page = shown_report(ran.cells[-2])
-    expected = grade(path)  # what `grade check` computes for this very file
-    assert (score, most) == (expected.score, expected.max_score)
-    assert ran.cells[-1].outputs[0]["text"].split() == [f"{expected.score}", f"{expected.max_score}"]
-    if variant == "reference":
-        assert score == most
-    elif variant == "starter":
-        assert score == 0 and "not implemented yet" in page
-    else:
-        assert 0 < score < most and "Look at these first" in page
-        assert "forward" in page  # the check about the bug is among the ones to look at
-    # Under nbclient no front end says which notebook runs: graded as saved, and said.
-    assert "dl-grader-note" in page and "as saved just now" in page
-
-
 PATCHES = '''
 import os, pathlib, tempfile, torch
-import grader, grader.checks, grader.results
-# Everything the kernel can reach, made to pass:
+import grader, grader.checks
+# What a judge running in this kernel would use, made to pass, and global state changed:
 torch.allclose = lambda *args, **kwargs: True
 torch.equal = lambda *args, **kwargs: True
 torch.testing.assert_close = lambda *args, **kwargs: None
 grader.checks.check_close = lambda *args, **kwargs: None
-grader.results.CheckResult.passed = property(lambda self: True)
+torch.set_default_dtype(torch.float64)
+torch.manual_seed(123)
 # ... and a sitecustomize.py that any new Python process of this environment would import,
 # marking every check passed before the result is saved:
 site = pathlib.Path(tempfile.mkdtemp())
@@ -88,34 +68,49 @@ os.environ["PYTHONPATH"] = str(site)
 '''
 
 
-def test_the_kernel_cannot_change_the_score(tmp_path):
-    """A starter notebook whose cells monkeypatch torch and the grader, and plant a
-    sitecustomize.py through PYTHONPATH, before calling check(): still 0 points — the grading
-    process starts clean (`python -E`, its own working folder) and never imports the kernel's
-    state."""
-    path = write(starter_notebook(), tmp_path, [PATCHES, CHECK_CELL,
-                                                "print(report.score, site / 'imported')"])
+@pytest.mark.parametrize("variant", ["reference", "starter", "buggy"])
+def test_check_in_the_notebook_scores_as_grade_check(tmp_path, variant):
+    """The report below a `grader.check()` cell shows the score `grade check` gives the same
+    notebook. The starter and the buggy notebooks first monkeypatch torch and the grader in the
+    kernel and plant a sitecustomize.py through PYTHONPATH: no point more — the grading process
+    starts clean (`python -E`, its own working folder) and never sees the kernel's state."""
+    nb = {"reference": lambda: notebook_of(reference_source()), "starter": starter_notebook,
+          "buggy": lambda: notebook_of(buggy_source())}[variant]()
+    cheats = [] if variant == "reference" else [PATCHES]
+    path = write(nb, tmp_path / variant, [*cheats, CHECK_CELL,
+                                          "print(report.score, report.max_score, "
+                                          "globals().get('site'))"])
     ran = execute(path)
-    score, most, _ = shown_report(ran.cells[-2])
-    assert (score, most) == (0, grade(path).max_score)
-    printed_score, marker = ran.cells[-1].outputs[0]["text"].split()
-    assert float(printed_score) == 0
-    assert not Path(marker).exists(), "the grading process imported the kernel's sitecustomize"
+    score, most, page = shown_report(ran.cells[-2])
+    expected = grade(path)  # what `grade check` computes for this very file
+    assert (score, most) == (expected.score, expected.max_score)
+    printed_score, printed_most, site = ran.cells[-1].outputs[0]["text"].split()
+    assert (printed_score, printed_most) == (f"{expected.score}", f"{expected.max_score}")
+    if variant == "reference":
+        assert score == most
+    elif variant == "starter":
+        assert score == 0 and "not implemented yet" in page
+    else:
+        assert 0 < score < most and "Look at these first" in page
+        assert "forward" in page  # the check about the bug is among the ones to look at
+    if cheats:
+        assert not (Path(site) / "imported").exists(), \
+            "the grading process imported the kernel's sitecustomize"
+    # Under nbclient no front end says which notebook runs: graded as saved, and said.
+    assert "dl-grader-note" in page and "as saved just now" in page
 
 
 def test_one_part_and_the_magic(tmp_path):
-    """`grader.check("softmax")` and `%grade softmax` run the checks of softmax only; a
-    misspelt part is one line naming the parts, without a traceback."""
+    """`%load_ext grader` and `%grade softmax` run the checks of softmax only (as
+    `grader.check("softmax")` does: test_front_ends, test_browser); a misspelt part is one line
+    naming the parts, without a traceback."""
     path = write(notebook_of(reference_source()), tmp_path, [
-        'import grader\ngrader.check("softmax")',
-        "%load_ext grader\n%grade softmax",
-        '%grade sofmax'])
+        "%load_ext grader\n%grade softmax", '%grade sofmax'])
     ran = execute(path)
-    for cell in ran.cells[-3:-1]:
-        score, most, page = shown_report(cell)
-        assert (score, most) == (2, 2)
-        assert "the checks of <code>softmax</code> only" in page
-        assert "init_params" not in page and "cross_entropy" not in page
+    score, most, page = shown_report(ran.cells[-2])
+    assert (score, most) == (2, 2)
+    assert "the checks of <code>softmax</code> only" in page
+    assert "init_params" not in page and "cross_entropy" not in page
     (wrong,) = [o for o in ran.cells[-1].outputs if o.get("output_type") == "display_data"]
     text = wrong["data"]["text/plain"]
     assert "`sofmax` is not a part of `perceptron`" in text and "did you mean `softmax`?" in text
