@@ -175,3 +175,17 @@ def test_an_unknown_part_names_the_parts(in_tmp, monkeypatch, capsys):
     message = capsys.readouterr().err.strip()
     assert "`sofmax` is not a part of `perceptron`" in message
     assert "did you mean `softmax`?" in message
+
+
+def test_grade_check_only_a_misspelt_part_is_a_usage_error(in_tmp):
+    """`grade check --only` (what check("MLP") runs in the grading process) refuses a part the
+    practical does not have, in one line, before starting anything."""
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    path = write(starter_notebook(), in_tmp)
+    result = CliRunner().invoke(app, ["check", str(path), "--only", "Softmax_", "--no-report"])
+    assert result.exit_code == 2
+    assert "`Softmax_` is not a part of `perceptron`" in result.output
+    assert "did you mean `softmax`?" in result.output and "Traceback" not in result.output
