@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import ctypes
+import hashlib
 import io
 import json
 import os
@@ -124,25 +125,36 @@ def _ignored(name: str) -> bool:
 
 
 def _safe_key(name: str) -> str:
+    """The folder of a student's results, from the name alone: the same name gives the same
+    key in every run, whoever else is in the class (a rerun skips the students it finds done,
+    so a key must never pass from one student to another). A name that had to be changed to
+    make a folder name carries a short hash of itself: "Li Hua" and "Li  Hua" are two keys."""
     # \w keeps letters and digits of every script: 李华 and 王小明 are two students, not "student".
     key = re.sub(r"[^\w.-]+", "-", name).strip("-.")
     if key.lower() in CLASS_OUTPUTS:  # a student called grades.csv must not become the class's
         key = "student-" + key
-    return key or "student"
+    key = key or "student"
+    return key if key == name else f"{key}-{_short_hash(name)}"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 CLASS_OUTPUTS = {"grades.csv", "summary.html"}  # next to the students' folders in --out
 
 
 def _unique_keys(submissions: list[Submission]) -> list[Submission]:
-    """Two students whose names give the same key ("Li Hua", "Li-Hua") get -2, -3...: each
-    key names the folder of one student's results, so a shared one would lose a result."""
-    seen: dict[str, int] = {}
-    for s in sorted(submissions, key=lambda s: (s.key, s.student)):
-        n = seen.get(s.key.lower(), 0) + 1  # case-insensitive file systems exist
-        seen[s.key.lower()] = n
-        if n > 1:
-            s.key = f"{s.key}-{n}"
+    """Keys that differ only by case ("Alice", "alice": one folder on a case-insensitive file
+    system) each get the hash of their own name, never a number that depends on who else
+    is in the listing."""
+    by_folder: dict[str, list[Submission]] = {}
+    for s in submissions:
+        by_folder.setdefault(s.key.lower(), []).append(s)
+    for group in by_folder.values():
+        if len(group) > 1:
+            for s in group:
+                s.key = f"{s.key}-{_short_hash(s.key)}"
     return submissions
 
 
@@ -253,11 +265,22 @@ def _corrupt_member(path: Path) -> str | None:
     return marker.read_text(errors="replace")[:500] or f"{marker.name} is corrupt in the zip"
 
 
+JUDGE_ADDRESS_SPACE = 16 * 2**30  # torch maps ~3.4 GB; replies are capped at 256 MiB each
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """The judge process dies with the batch (so a killed batch leaves nothing running)."""
+    """The judge process dies with the batch (so a killed batch leaves nothing running), and
+    its memory is bounded: it reads what a student sent, and one student's judge must not
+    take the memory of the machine grading the others."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
+        pass
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (JUDGE_ADDRESS_SPACE, JUDGE_ADDRESS_SPACE))
+    except (ValueError, OSError):
         pass
 
 
@@ -344,7 +367,7 @@ def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int =
               progress: Callable[[str, int, int], None] | None = None) -> BatchSummary:
     out.mkdir(parents=True, exist_ok=True)
     submissions = discover(source, out / ".work")
-    todo = [s for s in submissions if force or not (out / s.key / RESULT_FILE).is_file()]
+    todo = [s for s in submissions if force or not _already_graded(out, s)]
     skipped = len(submissions) - len(todo)
     done = 0
     failures: list[str] = []
@@ -375,6 +398,20 @@ def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int =
     errors = sum(1 for r in results if r.error)
     return BatchSummary(graded=len(todo), skipped=skipped, errors=errors, out=out,
                         not_written=failures)
+
+
+def _already_graded(out: Path, submission: Submission) -> bool:
+    """This student's result is there, and it is this student's: the same submission path and
+    name (a key reused by someone else, or a folder moved, is graded again)."""
+    path = out / submission.key / RESULT_FILE
+    try:
+        result = GradingResult.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    graded, current = result.submission, GradingResult.shown_path(submission.path)
+    # The judge records the file it graded: the submission itself, or a file inside its folder.
+    same = graded == current or (current != "" and graded.startswith(current.rstrip("/") + "/"))
+    return same and result.student == submission.student
 
 
 def _load_results(out: Path, submissions: list[Submission]) -> list[GradingResult | None]:

@@ -241,7 +241,7 @@ def batch(
                 if student == "start":
                     bar.update(task, total=total, completed=done, last=f"{done} already graded")
                 else:
-                    bar.update(task, completed=done, last=student)
+                    bar.update(task, completed=done, last=escape(student))  # not markup
 
             summary = run_batch(spec, submissions, out, workers=workers, force=force,
                                 hidden_dir=str(hidden_dir) if hidden_dir else None,

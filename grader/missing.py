@@ -36,7 +36,7 @@ def _errors(report) -> list[dict]:
 
 
 def _statement_at(plan: SlicePlan, lineno: int) -> Statement | None:
-    return next((st for st in plan.statements if st.lineno == lineno), None)
+    return plan.statement_at(lineno)
 
 
 def _names(names: list[str], limit: int = 4) -> str:

@@ -80,6 +80,12 @@ class GradingResult:
     started_at: str = ""
     execution_time_s: float = 0.0
 
+    @staticmethod
+    def shown_path(path) -> str:
+        """A submission's path as results store it: escaped, but not folded (two students'
+        folders may differ by a space)."""
+        return safe_text("" if path is None else str(path), 1_000)
+
     def make_safe(self) -> "GradingResult":
         """Every text that may quote the submission, escaped and capped (see grader.text):
         called when a result is made and when one is read back from a file."""
@@ -91,7 +97,7 @@ class GradingResult:
         self.load_errors = [safe_text(e) for e in self.load_errors[:50]]
         self.error = None if self.error is None else safe_text(self.error)
         self.student = None if self.student is None else safe_line(self.student)
-        self.submission = safe_line(self.submission, 1_000)
+        self.submission = self.shown_path(self.submission)
         self.output = safe_text(self.output, 100_000)
         return self
 
@@ -178,10 +184,13 @@ class GradingResult:
                 "score": round(check.score, 4),
                 "max_score": round(check.max_score, 4),
                 "status": check.status,
-                "output": check.message,
+                # A hidden check's message may quote its hidden inputs (and student code can
+                # fill it with them): students get what it verifies, as the reports do.
+                "output": check.message if check.visibility != HIDDEN else (
+                    check.description or "hidden check"),
                 "tags": [check.element] + (["hidden"] if check.visibility == HIDDEN else []),
-                # Hidden checks are shown to students once grades are published, name and
-                # message only; their source never ships.
+                # Hidden checks are shown to students once grades are published: name, points
+                # and what they verify; never their message nor their source.
                 "visibility": "after_published" if check.visibility == HIDDEN else "visible",
             })
         # What the text output says below its table, said here too: Gradescope shows only this.

@@ -191,7 +191,10 @@ def _make_cgroup(controller: str, settings: dict[str, str]) -> Path | None:
     parent = _cgroup_root(controller)
     if parent is None:
         return None
-    path = parent / f"grader-{uuid.uuid4().hex[:12]}"
+    _reap_stale_cgroups(parent)
+    # The judge's pid in the name: a judge killed outright (a batch's time-out) cannot remove
+    # its groups; the next judge removes those whose judge is gone (see _reap_stale_cgroups).
+    path = parent / f"grader-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     try:
         path.mkdir()
         for name, value in settings.items():
@@ -201,6 +204,16 @@ def _make_cgroup(controller: str, settings: dict[str, str]) -> Path | None:
     except OSError:
         _remove_cgroup(path)
         return None
+
+
+@functools.lru_cache(maxsize=None)
+def _reap_stale_cgroups(parent: Path) -> None:
+    """Remove, once per judge, the empty groups of judges that no longer run."""
+    for group in parent.glob("grader-*"):
+        parts = group.name.split("-")
+        if len(parts) != 3 or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
+            continue
+        _remove_cgroup(group)  # rmdir: refused while a process is still in it
 
 
 def _remove_cgroup(path: Path) -> None:

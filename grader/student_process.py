@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,20 +73,33 @@ def error_report(error: Any) -> dict | None:
             "name": name[:200] if isinstance(name, str) else None}
 
 
-def load_report(reply: Any) -> LoadReport | None:
+def load_report(reply: Any, kept_lines: list[int] | None = None) -> LoadReport | None:
     """The load reply: the names defined, and an error report (plus its line) per failed
-    top-level statement; None when it is not that."""
+    top-level statement; None when it is not that.
+
+    With ``kept_lines`` (the lines of the statements the child was asked to run), an error must
+    be at one of them, once: the messages look errors up against each other, and 28,000 forged
+    errors in a 1 MB reply kept the judge busy for half an hour."""
     if not isinstance(reply, dict):
         return None
     defined, errors = reply.get("defined"), reply.get("errors")
     if not (isinstance(defined, list) and all(isinstance(n, str) for n in defined)
             and isinstance(errors, list)):
         return None
+    # `a = f(); b = g()` is two statements on one line: each line may fail as often as it has
+    # statements kept.
+    allowed = None if kept_lines is None else Counter(kept_lines)
+    if allowed is not None and (len(errors) > len(kept_lines) or len(defined) > 100_000):
+        return None
     clean = []
     for error in errors:
         report = error_report(error)
         if report is None or type(error.get("lineno")) is not int:
             return None
+        if allowed is not None:
+            if allowed[error["lineno"]] <= 0:
+                return None
+            allowed[error["lineno"]] -= 1
         clean.append({**report, "lineno": error["lineno"], "import": error.get("import") is True})
     return LoadReport(defined, clean)
 
@@ -179,7 +193,7 @@ class StudentProcess:
         except CheckFailure as failure:
             self._load_failure = failure
             raise
-        report = load_report(reply)
+        report = load_report(reply, self.plan.kept_lines)
         if report is None:
             self._stop()
             self._load_failure = BadReply("loading the submission: the student process sent back "

@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_SOURCE_BYTES = 5 * 2**20  # a notebook with embedded plots can be big; its code is not
+# The code itself is parsed and analysed in the judge (ast, symtable) before any time budget:
+# 4 MiB of one-line statements took 3 minutes and 2.7 GB there. A practical's code is a few
+# hundred lines; these bounds are far above any real one.
+MAX_CODE_BYTES = 1 * 2**20
+MAX_CODE_LINES = 20_000
 # Notebooks are parsed in the judge (nbformat + nbconvert), before any time budget applies:
 # 100,000 cells took 32 s there. A real practical has a few hundred cells and a few MB.
 MAX_NOTEBOOK_BYTES = 100 * 2**20
@@ -125,11 +130,25 @@ def read_source(file: Path, module: str) -> Source:
     if _last_read[0] == key:
         return dataclasses.replace(_last_read[1])
     source = _read_source(raw, file, module)
+    _check_code_size(source)
     _last_read[:] = [key, source]
     return dataclasses.replace(source)
 
 
 _last_read: list = [None, None]
+
+
+def _check_code_size(source: Source) -> None:
+    _refuse_big_code(source.path, source.text, "")
+
+
+def _refuse_big_code(file: Path, code: str, where: str) -> None:
+    size, lines = len(code), code.count("\n") + 1
+    if size > MAX_CODE_BYTES or lines > MAX_CODE_LINES:
+        raise SubmissionError(
+            f"{file}: {where}{lines:,} lines, {size:,} characters of code, more than a practical "
+            f"may have ({MAX_CODE_LINES:,} lines, {MAX_CODE_BYTES:,} characters): keep data and "
+            "generated code out of it")
 
 
 def _read_source(raw: bytes, file: Path, module: str) -> Source:
@@ -255,13 +274,18 @@ def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int
     from nbconvert import PythonExporter
 
     try:
-        nb = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
+        with warnings.catch_warnings():  # "Cell is missing an id field": not the student's
+            warnings.simplefilter("ignore")  # business, and stderr noise in their terminal
+            nb = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
     except Exception as e:
         reason = " ".join(str(e).split())[:200]
         raise SubmissionError(f"{file}: not a readable notebook ({reason})") from None
     if len(nb.cells) > MAX_CELLS:
         raise SubmissionError(f"{file}: {len(nb.cells):,} cells, more than the {MAX_CELLS:,} a "
                               "notebook may have")
+    # Before nbconvert, which takes seconds per MiB: the code cells' size alone decides.
+    _refuse_big_code(file, "\n".join(c.get("source") for c in nb.cells if c.get("cell_type") == "code"
+                                     and isinstance(c.get("source"), str)), "its code cells hold ")
     code_cells = []
     for number, cell in enumerate(nb.cells, start=1):
         if cell.get("cell_type") == "code":

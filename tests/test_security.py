@@ -111,7 +111,9 @@ def test_one_students_results_never_stop_the_batch_nor_its_reruns(tmp_path, monk
 
     def fake_grade_one(assignment, submission, out, **kwargs):
         curves = HOSTILE_CURVES[0] if submission.key == "mallory" else {"train_loss": [1.0, 0.5]}
-        return _result(submission.student, curves)
+        result = _result(submission.student, curves)
+        result.submission = str(submission.path / "mlp_pixels.py")
+        return result
 
     monkeypatch.setattr(batch, "grade_one", fake_grade_one)
     out = tmp_path / "out"
@@ -158,13 +160,13 @@ def init_params(n_in=784, n_out=10, generator=None):
 @pytest.mark.slow
 def test_a_hostile_file_graded_alone(tmp_path):
     """One grading, four breaks: a planted link at the report's place (3), classmates in the
-    same folder (4), a class name of 1 MB quoted in messages (10), terminal escapes in an
-    exception message (11)."""
+    same folder (4), a class name of 1 MB quoted in messages (10; a notebook could hold 32 MiB,
+    now refused above 1 MiB of code), terminal escapes in an exception message (11)."""
     folder = tmp_path / "class"
     folder.mkdir()
     (folder / "bob.py").write_text("SECRET = 'bob'\n")
     submission = folder / "perceptron.py"
-    submission.write_text(HOSTILE_PERCEPTRON.format(long_name="A" * 2**20))
+    submission.write_text(HOSTILE_PERCEPTRON.format(long_name="A" * 1_000_000))  # under the cap
     victim = tmp_path / "authorized_keys"
     victim.write_text("ssh-ed25519 AAAA the-instructor\n")
     (folder / "perceptron.report.html").symlink_to(victim)
@@ -262,3 +264,63 @@ def test_a_public_and_a_hidden_check_file_may_share_a_basename(tmp_path, monkeyp
     shutil.copy(first, root / "perceptron" / "hidden" / first.name)
     checks = collect_checks(load_assignment("perceptron", root), hidden=True)
     assert sum(1 for c in checks if c[2] == "hidden") > 0
+
+
+# ------------------------------------------------------------------ review A8: keys across reruns
+
+def test_a_late_student_never_inherits_anothers_grade_on_a_rerun(tmp_path, monkeypatch):
+    """Keys were numbered by the listing's order ("Li-Hua", "Li-Hua-2"): a student handing in
+    late shifted them, and the rerun skipped the newcomer as "already graded" with a
+    classmate's 41/41. Keys now come from each name alone, and a result is only reused for the
+    submission it was made from."""
+    subs = tmp_path / "subs"
+
+    def hand_in(name: str, points: int) -> None:
+        (subs / name).mkdir(parents=True)
+        (subs / name / "mlp_pixels.py").write_text(f"POINTS = {points}\n")
+
+    def fake_grade_one(assignment, submission, out, **kwargs):
+        points = float((submission.path / "mlp_pixels.py").read_text().split("=")[1])
+        check = CheckResult("MLP parameter count", points, 41.0, "failed")
+        return GradingResult("mlp_pixels", "MLP", str(submission.path / "mlp_pixels.py"), [check],
+                             student=submission.student)
+
+    monkeypatch.setattr(batch, "grade_one", fake_grade_one)
+    spec, out = load_assignment("mlp_pixels"), tmp_path / "out"
+    hand_in("Li Hua", 41)
+    hand_in("Li-Hua", 0)
+    first = batch.run_batch(spec, subs, out, workers=1)
+    assert first.graded == 2
+    hand_in("Li  Hua", 7)  # late, and folds to the same display name
+    again = batch.run_batch(spec, subs, out, workers=1)
+    assert again.graded == 1 and again.skipped == 2
+    rows = {row.split(",")[1]: row.split(",")[2] for row in
+            (out / "grades.csv").read_text().splitlines()[1:]}
+    found = {s.path.name: s.key for s in batch.discover(subs, tmp_path / "work")}
+    assert rows[found["Li Hua"]] == "41" and rows[found["Li-Hua"]] == "0"
+    assert rows[found["Li  Hua"]] == "7"
+
+
+def test_hidden_checks_show_what_they_verify_not_their_message_in_gradescope():
+    result = _result("alice", {"train_loss": [1.0]})
+    result.checks.append(CheckResult("MLP accuracy on another split", 0.0, 3.0, "failed",
+                                     "accuracy 0.41 on images 1203, 877, 4051 (labels 3, 8, 1)",
+                                     visibility="hidden", description="The accuracy again."))
+    tests = result.to_gradescope()["tests"]
+    assert tests[-1]["output"] == "The accuracy again." and "1203" not in json.dumps(tests)
+
+
+def test_a_students_name_is_shown_in_the_progress_bar_not_read_as_markup(tmp_path, monkeypatch):
+    """A file named `[link=https://evil.example]see grades.csv[/link].py` became a clickable link
+    (and `[blink]` blinking text) in the instructor's terminal."""
+    hostile = "[link=https://evil.example]see grades.csv[/link] [blink]alice"
+
+    def fake_run_batch(spec, source, out, progress=None, **kwargs):
+        progress("start", 0, 1)
+        progress(hostile, 1, 1)
+        return batch.BatchSummary(graded=1, skipped=0, errors=0, out=out)
+
+    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    shown = runner.invoke(app, ["batch", str(tmp_path), "--assignment", "perceptron", "--out",
+                                str(tmp_path / "out")], env={"COLUMNS": "200"}).output
+    assert "[link=https://evil.example]" in shown and "[blink]" in shown

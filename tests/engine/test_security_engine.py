@@ -119,6 +119,7 @@ def test_magic_lines_are_stripped_in_linear_time(tmp_path):
     shell = "\n".join(f"!echo {i}" for i in range(n))
     assert strip_magics(shell) == "\n".join(["pass"] * n)
     nb = nbformat.v4.new_notebook()
+    shell = "\n".join(f"!echo {i}" for i in range(15_000))  # under the code size cap
     nb.cells = [nbformat.v4.new_code_cell(shell), nbformat.v4.new_code_cell("def f():\n    return 1")]
     path = tmp_path / "big.ipynb"
     nbformat.write(nb, path)
@@ -163,3 +164,42 @@ def test_no_request_runs_past_the_grading_budget(spawn):
     with pytest.raises(StudentTimeout, match="ran out"):
         student.valid_loop()  # nothing left: refused before it starts
     assert time.monotonic() - started < 5
+
+
+# ------------------------------------------------------------------ review A1: a forged load report
+
+def test_a_load_report_has_at_most_one_error_per_statement_run():
+    """A submission can reach the loader's frame and append errors: 28,000 forged errors at one
+    line (1 MB) kept the judge's messages busy for half an hour. Errors must be at the lines
+    of statements the child was asked to run, as many as it has statements there."""
+    from grader.student_process import load_report
+
+    error = {"type": "ImportError", "message": "x", "frames": [], "lineno": 3, "import": True}
+    assert load_report({"defined": [], "errors": [error] * 28_000}, [1, 3, 7]) is None
+    assert load_report({"defined": [], "errors": [{**error, "lineno": 5}]}, [1, 3, 7]) is None
+    two = load_report({"defined": [], "errors": [error, error]}, [3, 3])  # `a = f(); b = g()`
+    assert two is not None and len(two.errors) == 2
+
+
+# ------------------------------------------------------------------ review A2: code analysed in the judge
+
+@pytest.mark.timeout(60)  # 4 MiB of notebook code: 3 minutes and 2.7 GB in the judge before
+def test_a_notebook_with_megabytes_of_code_is_refused_before_it_is_analysed(tmp_path):
+    from grader.submission import SubmissionError
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("\n".join("x = [1, 2, 3]" for _ in range(300_000)))]
+    path = tmp_path / "perceptron.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(SubmissionError, match="more than a practical may have"):
+        read_source(path, "perceptron")
+
+
+@pytest.mark.timeout(60)  # a scan of every scope for every statement: 25 s for 20,000 defs
+def test_slicing_many_definitions_is_not_quadratic():
+    from grader import slicing
+
+    code = "\n".join(f"def f{i}(a):\n    return g{i}(a)" for i in range(15_000))
+    code += "\n" + "\n".join(f"g{i} = abs" for i in range(15_000))
+    plan = slicing.plan(code, "p.py", ["f1"])
+    assert plan.statement_at(3).summary.startswith("def f1")
