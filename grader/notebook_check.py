@@ -10,11 +10,12 @@ student's, and anything in it may have been monkeypatched). The steps:
    it puts in ``__vsc_ipynb_file__``; it cannot be asked to save). Where the live content
    cannot be had, the report says so in one line and when the graded file was saved.
 2. Write that content to a private temporary folder and grade it in a *new* Python process
-   (``python -E -m grader.judge``): the pipeline of ``grade check`` — the same slicing, the same
-   sandboxed student process, the same checks, the same score. ``-E`` and a private working
-   folder: environment variables or files the kernel set up cannot change that process.
-3. Show the result inline: the score, the checks to look at first with their messages, the
-   learning curves (``check("MLP")`` runs only the checks of ``MLP``).
+   (``python -E -m grader.notebook_check``, which runs ``grader.judge``'s main): the pipeline
+   of ``grade check`` — the same slicing, the same sandboxed student process, the same checks,
+   the same score. ``-E`` and a private working folder: environment variables or files the
+   kernel set up cannot change that process.
+3. Show the result inline, drawn by that process: the score, the checks to look at first with
+   their messages, the learning curves (``check("MLP")`` runs only the checks of ``MLP``).
 """
 
 from __future__ import annotations
@@ -269,11 +270,18 @@ def _by_name(name: str, hidden_dir):
 # Grading, in a new process
 # --------------------------------------------------------------------------------------------
 
-def judge_command(submission: Path, assignment: str, out: Path, *, only: str | None = None,
-                  hidden: bool = False, hidden_dir=None) -> list[str]:
-    """``python -E -m grader.judge``: a fresh interpreter that ignores PYTHONPATH and the like."""
-    command = [sys.executable, "-E", "-m", "grader.judge", str(submission),
-               "--assignment", assignment, "--json-out", str(out)]
+def grading_command(submission: Path, assignment: str, out: Path, notebook: Notebook, *,
+                    only: str | None = None, hidden: bool = False, hidden_dir=None) -> list[str]:
+    """``python -E -m grader.notebook_check``: a fresh interpreter (that ignores PYTHONPATH and
+    the like) runs ``python -m grader.judge`` on the submission, then draws the inline report
+    there too — matplotlib in the kernel would change the student's plotting backend."""
+    command = [sys.executable, "-E", "-m", "grader.notebook_check", str(submission),
+               "--assignment", assignment, "--json-out", str(out / "grading.json"),
+               # name=value: a name or note starting with "-" stays a value
+               f"--html-out={out / 'report.html'}", f"--shown-name={notebook.name}",
+               f"--front-end={notebook.front_end}", f"--note={notebook.note}"]
+    if notebook.path is not None:
+        command.append(f"--shown-path={notebook.path}")
     if only:
         command += ["--only", only]
     if hidden:
@@ -285,7 +293,8 @@ def judge_command(submission: Path, assignment: str, out: Path, *, only: str | N
 
 def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden: bool = False,
                    hidden_dir=None):
-    """Grade ``notebook``'s content exactly as ``grade check`` would; a GradingResult."""
+    """Grade ``notebook``'s content exactly as ``grade check`` would: (GradingResult, the
+    inline report's HTML)."""
     from grader.results import GradingResult
 
     with tempfile.TemporaryDirectory(prefix="grader-check-") as folder:  # mode 0700
@@ -293,26 +302,26 @@ def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden:
         submission = folder / "submission" / _file_name(notebook.name)
         submission.parent.mkdir()
         submission.write_bytes(notebook.content)
-        out = folder / "grading.json"
-        command = judge_command(submission, spec.name, out, only=only, hidden=hidden,
-                                hidden_dir=hidden_dir)
+        command = grading_command(submission, spec.name, folder, notebook, only=only,
+                                  hidden=hidden, hidden_dir=hidden_dir)
+        limit = spec.time_budget_s * 2 + 120
         try:
             done = subprocess.run(command, cwd=folder, stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True,
-                                  timeout=spec.time_budget_s * 2 + 120)
+                                  capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
-            raise NotebookCheckError(f"the grader did not finish within "
-                                     f"{spec.time_budget_s * 2 + 120:g} s") from None
+            raise NotebookCheckError(f"the grader did not finish within {limit:g} s") from None
         if done.returncode == 2:  # a usage error: the judge says it in one line
             raise NotebookCheckError(_last_error(done.stderr))
-        if done.returncode != 0 or not out.is_file():
+        outputs = folder / "grading.json", folder / "report.html"
+        if done.returncode != 0 or not all(p.is_file() for p in outputs):
             raise NotebookCheckError(
                 f"the grader process failed (exit code {done.returncode}: "
                 f"{_last_error(done.stderr)}); this is a grader problem, not your code's — run "
                 "`grade check` in a terminal and tell your instructor what it says")
-        result = GradingResult.load(out)
+        result = GradingResult.load(outputs[0])
+        page = outputs[1].read_text(encoding="utf-8")
     result.submission = str(notebook.path) if notebook.path else notebook.name
-    return result
+    return result, page
 
 
 def _last_error(stderr: str) -> str:
@@ -332,8 +341,8 @@ class CheckReport:
     """What ``grader.check()`` returns: shown inline once (HTML in a notebook, text elsewhere);
     ``score``, ``max_score``, ``result`` (the GradingResult) for code."""
 
-    def __init__(self, result, notebook: Notebook, only: str | None = None):
-        self.result, self.notebook, self.only = result, notebook, only
+    def __init__(self, result, notebook: Notebook, page: str):
+        self.result, self.notebook, self.page = result, notebook, page
         self._shown_at: int | None = None
 
     @property
@@ -345,7 +354,7 @@ class CheckReport:
         return self.result.max_score
 
     def _repr_html_(self) -> str:
-        return render_html(self.result, self.notebook, self.only)
+        return self.page
 
     def __repr__(self) -> str:
         from grader import reports
@@ -496,7 +505,7 @@ def check(part: str | None = None, *, assignment: str | None = None,
         if display:
             display.update(_Message(f"grader.check: running {what} of {spec.name} on "
                                     f"{found.name} in a separate process…"))
-        result = grade_notebook(found, spec, only, hidden=hidden, hidden_dir=hidden_dir)
+        result, page = grade_notebook(found, spec, only, hidden=hidden, hidden_dir=hidden_dir)
     except NotebookCheckError as e:
         message = _Message(str(e), error=True)
         if display:
@@ -504,7 +513,7 @@ def check(part: str | None = None, *, assignment: str | None = None,
         else:
             print(repr(message), file=sys.stderr)
         return None
-    report = CheckReport(result, found, only)
+    report = CheckReport(result, found, page)
     if display:
         # A raw bundle: display() would hand the report to its _ipython_display_, not update.
         display.update(report.mimebundle(), raw=True)
@@ -550,3 +559,36 @@ def grade_magic(line: str):
 def load_ipython_extension(ipython) -> None:
     """``%load_ext grader``: registers ``%grade``."""
     ipython.register_magic_function(grade_magic, magic_kind="line", magic_name="grade")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The grading process of ``grader.check()``: ``python -m grader.judge``'s arguments, plus
+    how to show the result (``--html-out``, the notebook's name, front end and note)."""
+    import argparse
+
+    from grader import judge
+    from grader.results import GradingResult
+
+    parser = argparse.ArgumentParser(prog="python -m grader.notebook_check")
+    parser.add_argument("--html-out", required=True)
+    parser.add_argument("--shown-name", required=True)
+    parser.add_argument("--shown-path")
+    parser.add_argument("--front-end", default="Jupyter")
+    parser.add_argument("--note", default="")
+    args, judge_args = parser.parse_known_args(argv)
+    code = judge.main(judge_args)
+    if code != 0:
+        return code
+    out = judge_args[judge_args.index("--json-out") + 1]
+    only = judge_args[judge_args.index("--only") + 1] if "--only" in judge_args else None
+    result = GradingResult.load(out)
+    shown = Path(args.shown_path) if args.shown_path else None
+    result.submission = str(shown) if shown else args.shown_name
+    notebook = Notebook(b"", args.shown_name, shown, args.front_end, live=not args.note,
+                        note=args.note)
+    Path(args.html_out).write_text(render_html(result, notebook, only), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,7 @@ from notebook_cases import (buggy_source, notebook_of, reference_source, starter
 pytestmark = pytest.mark.slow
 
 CHECK_CELL = "import grader\nreport = grader.check()"
+BACKEND = "import matplotlib\nbackend = matplotlib.get_backend()"
 
 
 def execute(path: Path) -> nbformat.NotebookNode:
@@ -77,14 +78,17 @@ def test_check_in_the_notebook_scores_as_grade_check(tmp_path, variant):
     nb = {"reference": lambda: notebook_of(reference_source()), "starter": starter_notebook,
           "buggy": lambda: notebook_of(buggy_source())}[variant]()
     cheats = [] if variant == "reference" else [PATCHES]
-    path = write(nb, tmp_path / variant, [*cheats, CHECK_CELL,
+    path = write(nb, tmp_path / variant, [*cheats, BACKEND, CHECK_CELL,
                                           "print(report.score, report.max_score, "
-                                          "globals().get('site'))"])
+                                          "globals().get('site'), matplotlib.get_backend() == "
+                                          "backend)"])
     ran = execute(path)
     score, most, page = shown_report(ran.cells[-2])
     expected = grade(path)  # what `grade check` computes for this very file
     assert (score, most) == (expected.score, expected.max_score)
-    printed_score, printed_most, site = ran.cells[-1].outputs[0]["text"].split()
+    printed_score, printed_most, site, same_backend = ran.cells[-1].outputs[0]["text"].split()
+    # The report's plots are drawn in the grading process: the student's plots still show.
+    assert same_backend == "True", "check() changed the kernel's matplotlib backend"
     assert (printed_score, printed_most) == (f"{expected.score}", f"{expected.max_score}")
     if variant == "reference":
         assert score == most
