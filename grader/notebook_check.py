@@ -141,18 +141,29 @@ def request_save(path: Path, timeout: float = SAVE_TIMEOUT_S) -> str | None:
         from ipylab import JupyterFrontEnd
     except ImportError:
         return "ipylab is not installed, so the notebook could not be saved first"
+    global _app, _unanswered
     before = _stamp(path)
     try:
-        JupyterFrontEnd().commands.execute("docmanager:save")
+        if _app is None:  # one widget per kernel: each one lives in the page until it closes
+            _app = JupyterFrontEnd()
+        _app.commands.execute("docmanager:save")
     except Exception as e:  # no comm (a plain IPython), an old ipywidgets...
         return f"the front end could not be asked to save ({type(e).__name__})"
+    if _unanswered:  # no save came last time (ipylab missing where the server runs?): wait less
+        timeout = min(timeout, 2.0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(POLL_S)
         if _stamp(path) != before:
             time.sleep(POLL_S)  # the server writes to a temporary file and renames it
+            _unanswered = False
             return None
+    _unanswered = True
     return f"the front end did not save it within {timeout:g} s"
+
+
+_app = None           # ipylab's JupyterFrontEnd of this kernel
+_unanswered = False   # the last request to save went unanswered
 
 
 def _stamp(path: Path) -> tuple[int, int]:

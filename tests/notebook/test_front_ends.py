@@ -121,6 +121,8 @@ def test_vscode_notebook_is_the_file_it_names(in_tmp, monkeypatch):
 def fake_ipylab(monkeypatch, on_save):
     """A stand-in for ipylab whose front end runs ``on_save`` when asked to save."""
     commands = []
+    monkeypatch.setattr(nc, "_app", None)
+    monkeypatch.setattr(nc, "_unanswered", False)
 
     class Commands:
         def execute(self, command_id, args=None):
@@ -158,6 +160,10 @@ def test_jupyterlab_that_does_not_save_is_graded_as_saved_and_said(in_tmp, monke
     assert found.live is False and found.content == path.read_bytes()
     assert "(the front end did not save it within 0.5 s)" in found.note
     assert "press Ctrl+S" in found.note
+    # After a save that never came, the next check waits 2 s at most, not the full time.
+    started = time.monotonic()
+    assert "within 2 s" in nc.find_notebook(save_timeout=60).note
+    assert time.monotonic() - started < 10
 
 
 def test_no_notebook_to_be_found_is_one_line(in_tmp, monkeypatch, capsys):
