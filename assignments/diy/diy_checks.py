@@ -1052,8 +1052,14 @@ def training_curve(history, epochs, what) -> list[float]:
     if isinstance(history, np.ndarray) and history.ndim == 1:
         history = history.tolist()
     if not isinstance(history, (list, tuple)) or len(history) != epochs:
+        hint = ""
+        if isinstance(history, (list, tuple)) and len(history) > epochs and len(history) % epochs == 0:
+            # The common way to plot it: one loss appended per mini-batch.
+            hint = (f" — {len(history)} numbers, {len(history) // epochs} per epoch: one per "
+                    "mini-batch? Add up each epoch's batch losses (times their sizes), divide by "
+                    "the number of samples and append that once, after the epoch's loop")
         raise CheckFailure(f"{what} should return one mean loss per epoch ({epochs} numbers); got "
-                           f"{describe_value(history)}")
+                           f"{describe_value(history)}{hint}")
     values = []
     for v in history:
         if isinstance(v, np.ndarray) and v.size == 1:

@@ -440,6 +440,8 @@ def test_sgd_returning_batch_losses_costs_its_own_check_only(tmp_path):
     result = grade(write_mutant(tmp_path, MODULE, BATCH_LOSSES), MODULE, hidden=True)
     assert (result.score, result.max_score) == (102, 103)
     assert_loses_exactly(result, BATCH_LOSSES)
+    [lost] = [c for c in result.checks if not c.passed]
+    assert "one per mini-batch?" in lost.message, lost.message  # the likely mistake, named
     for check in result.checks:
         if check.trains:
             assert "no learning curve drawn" in check.message, check.message
