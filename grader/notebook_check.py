@@ -130,7 +130,7 @@ def _saved_file(path: Path, front_end: str, save: bool, timeout: float) -> Noteb
         if reason is None:
             return Notebook(path.read_bytes(), path.name, path, front_end, live=True)
     elif save:
-        reason = f"{front_end} cannot be asked to save from the kernel"
+        reason = "no front end that can be asked to save from the kernel was found"
     return _from_file(path, front_end, reason)
 
 
@@ -255,7 +255,10 @@ def resolve(notebook: Notebook, part: str | None, assignment: str | None, hidden
         if assignment is not None:
             spec = load_assignment(assignment, hidden_dir=hidden_dir)
         elif notebook.path is not None:
-            spec = detect_assignment(notebook.path, hidden_dir=hidden_dir)
+            try:
+                spec = detect_assignment(notebook.path, hidden_dir=hidden_dir)
+            except AssignmentError:  # "MLP_pixels (1).ipynb", "Copy of MLP_pixels.ipynb"
+                spec = _by_name(notebook.name, hidden_dir)
         else:
             spec = _by_name(notebook.name, hidden_dir)
         return spec, (element_named(spec, part) if part is not None else None)

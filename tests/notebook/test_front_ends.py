@@ -195,3 +195,12 @@ def test_grade_check_only_a_misspelt_part_is_a_usage_error(in_tmp):
     assert result.exit_code == 2
     assert "`Softmax_` is not a part of `perceptron`" in result.output
     assert "did you mean `softmax`?" in result.output and "Traceback" not in result.output
+
+
+def test_a_renamed_copy_is_still_its_practical(in_tmp):
+    """Browsers save "MLP_pixels (1).ipynb"; Colab and Drive make "Copy of ...": the practical's
+    name inside the file name is enough (the temporary copy graded keeps the student's name)."""
+    path = write(starter_notebook(), in_tmp, name="Perceptron (1).ipynb")
+    found = nc.find_notebook(path)
+    spec, part = nc.resolve(found, None, None, None)
+    assert (spec.name, part, found.name) == ("perceptron", None, "Perceptron (1).ipynb")
