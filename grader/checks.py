@@ -113,11 +113,26 @@ def check_int(value: Any, expected: int, what: str) -> None:
                            f"(off by {value - expected:+,})")
 
 
+def check_count(value: Any, expected: int, what: str) -> int:
+    """A count equal to ``expected``, in any numeric type holding an integral value: ``12``,
+    ``12.0`` (counting in a float, ``acc = 0.``), a one-element tensor or array."""
+    number = as_number(value, what)
+    if number != number or number in (float("inf"), float("-inf")) or number != int(number):
+        raise CheckFailure(f"{what}: expected a count ({expected:,}), got {describe_value(value)}"
+                           " — not a whole number")
+    if int(number) != expected:
+        raise CheckFailure(f"{what}: expected {expected:,}, got {int(number):,} "
+                           f"(off by {int(number) - expected:+,})")
+    return int(number)
+
+
 def as_number(value: Any, what: str) -> float:
     """A float from a Python number, a one-element tensor or a one-element array."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.item())
     if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiub":
+        return float(value.item())
+    if isinstance(value, np.generic) and value.dtype.kind in "fiu":  # np.int64(12)
         return float(value.item())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")

@@ -8,7 +8,8 @@ named layers, ``fc1`` or ``hidden``) does not matter — only the architecture d
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ from torch import nn
 from grader.checks import as_number, check_close, check_parameter_layout
 from grader.failures import CheckFailure
 from grader.student_process import Remote, StudentModule
+from grader.wire import describe_value
 
 
 def recipe(student: StudentModule, name: str) -> Remote:
@@ -106,3 +108,196 @@ def reference_epoch(model: nn.Module, batches, loss_fn, optimizer=None) -> tuple
 def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
     """The batches an unshuffled DataLoader yields, in the judge."""
     return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+# --------------------------------------------------------------------------------------------
+# Training judged here: the judge's own forward on the student's trained parameters
+# --------------------------------------------------------------------------------------------
+#
+# The student process can run anything the student wrote, including replacements for the
+# grader's own child-side helpers (they live in its memory). So an accuracy check never lets
+# the child predict: the judge rebuilds the network the practical fixes, reads the student's
+# parameters as data, and computes the predictions itself. And it gives accuracy credit only
+# to weights it can reproduce: the judge draws the starting weights, and replays the same
+# training (same start, same batches, the standard loop) in its own process; weights that
+# training cannot have produced (fitted offline, or a lookup table's answers) earn nothing.
+
+REPLAY_MAX_DISTANCE = 1e-2   # ‖θ_student − θ_replay‖ / ‖θ_replay − θ_start‖: valid code ~1e-6
+
+
+def match_layout(student_layout: list[dict], local: nn.Module, what: str
+                 ) -> list[tuple[int, bool]]:
+    """For each parameter of ``local`` (registration order), the index of the student's
+    parameter that holds it and whether it is stored transposed (``x @ W`` with W [in, out]).
+
+    Registration order first; when it does not fit, each tensor is matched by shape (then by
+    transposed shape) in order, so named layers registered in another order, or weights
+    stored as [in, out], still map onto the practical's network. A forward on probe inputs
+    confirms the mapping (:func:`check_forward_on_probes`)."""
+    shapes = [tuple(p["shape"]) for p in student_layout]
+    wanted = reference_shapes(local)
+    if shapes == wanted:
+        return [(i, False) for i in range(len(wanted))]
+    if len(shapes) == len(wanted):
+        used: set[int] = set()
+        mapping: list[tuple[int, bool]] = []
+        for shape in wanted:
+            options = [(i, False) for i, s in enumerate(shapes) if s == shape and i not in used]
+            if not options and len(shape) == 2:
+                options = [(i, True) for i, s in enumerate(shapes)
+                           if s == shape[::-1] and i not in used]
+            if not options:
+                break
+            used.add(options[0][0])
+            mapping.append(options[0])
+        else:
+            return mapping
+    check_parameter_layout(student_layout, wanted, what)  # fails, listing both
+    raise AssertionError("unreachable")
+
+
+def to_student_order(values: list[torch.Tensor], mapping: list[tuple[int, bool]]
+                     ) -> list[torch.Tensor]:
+    out: list[torch.Tensor | None] = [None] * len(mapping)
+    for value, (index, transposed) in zip(values, mapping):
+        out[index] = (value.T if transposed else value).detach().clone().contiguous()
+    return out  # type: ignore[return-value]
+
+
+def from_student_order(values: list[Any], mapping: list[tuple[int, bool]], local: nn.Module,
+                       what: str) -> list[torch.Tensor]:
+    """The student's parameter values (as sent back) in ``local``'s order and layout."""
+    out = []
+    for (index, transposed), (name, p) in zip(mapping, local.named_parameters()):
+        value = values[index] if index < len(values) else None
+        if not isinstance(value, torch.Tensor):
+            raise CheckFailure(f"{what}: parameter {index} came back as {describe_value(value)}")
+        value = value.T if transposed else value
+        if tuple(value.shape) != tuple(p.shape):
+            raise CheckFailure(f"{what}: a parameter changed shape during training "
+                               f"({list(value.shape)}, expected {list(p.shape)})")
+        out.append(value.detach().to(p.dtype).clone())
+    return out
+
+
+def set_parameters(model: nn.Module, values: list[torch.Tensor]) -> nn.Module:
+    with torch.no_grad():
+        for p, v in zip(model.parameters(), values):
+            p.copy_(v)
+    return model
+
+
+def predict_here(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The judge's own predictions (argmax of the logits) in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + batch_size]).argmax(dim=1)
+                          for i in range(0, len(x), batch_size)])
+
+
+def check_forward_on_probes(student: StudentModule, model: Remote, local: nn.Module,
+                            probes: torch.Tensor, what: str, hint: str = "") -> None:
+    """The student's own forward (eval mode) on random probe inputs — never the scored
+    images — equals the practical's network with the same parameters: the parameters say
+    what the model computes, so the judge may predict from them."""
+    out = recipe(student, "forward")(model, probes)
+    local.eval()
+    with torch.no_grad():
+        expected = local(probes)
+    try:
+        check_close(out, expected, f"{what}: your model's output on {len(probes)} random inputs",
+                    rtol=1e-3, atol=1e-4, expected_label="the practical's network with your "
+                    "parameters")
+    except CheckFailure as e:
+        raise CheckFailure(f"{e}\nThe accuracy is computed here, from your model's parameters "
+                           "and the practical's architecture; your forward computes something "
+                           f"else with the same parameters.{hint}") from None
+
+
+def relative_distance(values: list[torch.Tensor], replay: list[torch.Tensor],
+                      start: list[torch.Tensor]) -> float:
+    num = sum(float(((a.double() - b.double()) ** 2).sum()) for a, b in zip(values, replay))
+    den = sum(float(((b.double() - s.double()) ** 2).sum()) for b, s in zip(replay, start))
+    return (num ** 0.5) / max(den ** 0.5, 1e-12)
+
+
+def check_trained(values: list[torch.Tensor], start: list[torch.Tensor], what: str,
+                  hint: str = "") -> None:
+    """The training moved the weights, and left them finite."""
+    if all(torch.equal(v, s) for v, s in zip(values, start)):
+        raise CheckFailure(f"{what}: the training left every weight as it was: no accuracy "
+                           f"credit for a network that did not learn.{hint}")
+    bad = [i for i, v in enumerate(values) if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckFailure(f"{what}: after training, {len(bad)} parameter tensor(s) hold NaN or "
+                           f"inf: the training diverged.{hint}")
+
+
+def replay_verdict(values: list[torch.Tensor], start: list[torch.Tensor],
+                   replay: list[torch.Tensor], predictions: torch.Tensor,
+                   replay_predictions: torch.Tensor, *, min_agreement: float, what: str,
+                   hint: str = "") -> None:
+    """Fail unless the student's trained parameters are those the judge's replay of the same
+    training gives (or predict like them on at least ``min_agreement`` of the scored images:
+    valid code that rounds differently, or a harmless variant of the step)."""
+    distance = relative_distance(values, replay, start)
+    agreement = float((predictions == replay_predictions).double().mean())
+    if distance <= REPLAY_MAX_DISTANCE or agreement >= min_agreement:
+        return
+    raise CheckFailure(
+        f"{what}: the trained weights are not what this training gives. The grader ran the same "
+        "training here (same starting weights, same mini-batches, the standard loop): your "
+        f"weights differ from its result by {distance:.0%} of how far training moved them, and "
+        f"the two networks agree on {agreement:.1%} of the held-out images (at least "
+        f"{min_agreement:.0%} expected). Accuracy credit goes only to weights the grader can "
+        f"reproduce.{hint}")
+
+
+class _JudgeRun:
+    """Training in the judge's own process without disturbing it: its thread count and
+    global random state are restored afterwards."""
+
+    def __enter__(self):
+        self.threads, self.state = torch.get_num_threads(), torch.get_rng_state()
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.threads)
+        torch.set_rng_state(self.state)
+
+
+def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, what: str,
+                    train_in_child: Callable[[], Any], data: tuple[torch.Tensor, torch.Tensor],
+                    valid: tuple[torch.Tensor, torch.Tensor] | None, train_kwargs: dict,
+                    scored: torch.Tensor, probes: torch.Tensor, min_agreement: float,
+                    mismatch_hint: str = "", probe_hint: str = "") -> tuple[torch.Tensor, dict]:
+    """Train the student's ``model`` in the child, then judge the result here.
+
+    ``local`` is the practical's network (built here, its weights drawn by the caller's seed):
+    its weights are the start, loaded into the student's model; ``train_in_child`` runs the
+    training there (what it returns is ignored). The judge then reads the trained parameters
+    as data, checks the student's forward on ``probes``, replays the same training with
+    :func:`grader.training.train_classifier` (``train_kwargs``) and computes the predictions
+    on ``scored`` itself. Returns those predictions and the replay's learning curves.
+    """
+    from grader import training
+
+    mapping = match_layout(layout(student, model), local, what)
+    start = [p.detach().clone() for p in local.parameters()]
+    recipe(student, "load_parameters")(model, to_student_order(start, mapping))
+    train_in_child()
+    reply = recipe(student, "parameters")(model)
+    if not isinstance(reply, list) or not all(isinstance(p, dict) for p in reply):
+        raise CheckFailure(f"{what}: the trained parameters came back as {describe_value(reply)}")
+    values = from_student_order([p.get("value") for p in reply], mapping, local, what)
+    check_trained(values, start, what, mismatch_hint)
+    trained = set_parameters(copy.deepcopy(local), values)
+    check_forward_on_probes(student, model, trained, probes, what, probe_hint)
+    replica = copy.deepcopy(local)
+    with _JudgeRun():
+        history = training.train_classifier(replica, data[0], data[1], valid=valid,
+                                            **train_kwargs)
+    predictions = predict_here(trained, scored)
+    replay_verdict(values, start, [p.detach() for p in replica.parameters()], predictions,
+                   predict_here(replica, scored), min_agreement=min_agreement, what=what,
+                   hint=mismatch_hint)
+    return predictions, history

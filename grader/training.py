@@ -96,10 +96,24 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     loop = train_loop or standard_train_loop
     history: dict[str, list[float]] = {"train_loss": [], "valid_loss": []}
     for _ in range(epochs):
-        history["train_loss"].append(float(loop(loader, model, loss_fn, opt)))
+        history["train_loss"].append(loss_value(loop(loader, model, loss_fn, opt)))
         if valid is not None:
             history["valid_loss"].append(mean_loss(model, valid[0], valid[1], loss_fn))
     return history
+
+
+def loss_value(value) -> float | None:
+    """What a train loop returned, as a float when it is one number (a float, a one-element
+    tensor); else None. A loop returning something else still trains: its own check says what
+    it should return, the accuracy checks do not depend on it."""
+    try:
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            return float(value.detach().item())
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        pass
+    return None
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:

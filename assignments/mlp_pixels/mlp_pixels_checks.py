@@ -6,12 +6,14 @@ layers (``mc.library_model``), and ``fit`` runs with the grader's standard loops
 the student's: a bug costs points only in the checks of the element that has it.
 """
 
+import numpy as np
 import torch
 from torch import nn
 
 from grader import model_checks as mc
-from grader.checks import check_close, check_int
+from grader.checks import as_number, check_close, check_count
 from grader.failures import CheckFailure
+from grader.student_process import call_as
 from grader.wire import describe_value
 
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
@@ -62,12 +64,14 @@ def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
         raise CheckFailure(f"perf_loop should return (n_correct, n_total, y_pred); got {got}")
     n_correct, n_total, y_pred = answer
     last = n % batch_size or batch_size
-    if n_total in (batch_size, last) and n_total != n:
-        raise CheckFailure(f"perf_loop counted {n_total} samples out of {n} ({n} in batches of "
+    # Counts in any numeric type: `acc = 0.` (counting in a float) is the course's own idiom.
+    total = as_number(n_total, "perf_loop's n_total")
+    if total in (batch_size, last) and total != n:
+        raise CheckFailure(f"perf_loop counted {total:g} samples out of {n} ({n} in batches of "
                            f"{batch_size}): does it return inside the loop, after the first "
                            "batch? Accumulate over the whole dataloader, then return.")
-    check_int(n_total, n, f"perf_loop's n_total ({n} samples in batches of {batch_size})")
-    check_int(n_correct, int((expected == y).sum()), "perf_loop's n_correct")
+    check_count(n_total, n, f"perf_loop's n_total ({n} samples in batches of {batch_size})")
+    check_count(n_correct, int((expected == y).sum()), "perf_loop's n_correct")
     try:
         preds = torch.as_tensor(y_pred).reshape(-1)
     except (TypeError, ValueError, RuntimeError):
@@ -75,6 +79,19 @@ def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
                            f"or list of ints); got {type(y_pred).__name__}") from None
     check_close(preds.to(torch.int64), expected, "perf_loop's y_pred (predicted classes in "
                 "iteration order)", rtol=0, atol=0)
+
+
+def losses(value) -> list[float] | None:
+    """One number per epoch from a list or tuple of numbers or one-element tensors, or a 1-D
+    tensor or array (how a student may keep them); None when it is none of those."""
+    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 1:
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        return None
+    try:
+        return [as_number(v, "loss") for v in value]
+    except CheckFailure:
+        return None
 
 
 def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
@@ -113,14 +130,16 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
         keys = sorted(history) if isinstance(history, dict) else type(history).__name__
         raise CheckFailure(f"fit should return a dict with train_loss, valid_loss and best_epoch; "
                            f"got {keys}")
+    recorded = {}
     for key in ("train_loss", "valid_loss"):
-        if not isinstance(history[key], list) or len(history[key]) != epochs:
+        recorded[key] = losses(history[key])
+        if recorded[key] is None or len(recorded[key]) != epochs:
             raise CheckFailure(f"fit(..., epochs={epochs}): history[{key!r}] should hold one loss "
                                f"per epoch; got {describe_value(history[key])}")
-    check_close(torch.tensor([float(v) for v in history["valid_loss"]]),
-                torch.tensor(valid_losses), "fit's history['valid_loss']", rtol=1e-4, atol=1e-5)
-    check_int(history["best_epoch"], best, "fit's best_epoch (0-based index of the lowest valid "
-              f"loss in {['%.4f' % v for v in valid_losses]})")
+    check_close(torch.tensor(recorded["valid_loss"]), torch.tensor(valid_losses),
+                "fit's history['valid_loss']", rtol=1e-4, atol=1e-5)
+    check_count(history["best_epoch"], best, "fit's best_epoch (0-based index of the lowest "
+                f"valid loss in {['%.4f' % v for v in valid_losses]})")
     try:
         saved = student.lib("torch.load")(checkpoint, weights_only=True)
     except CheckFailure as e:
@@ -143,17 +162,40 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
 
 
 def accuracy_scenario(student, settings, splits, score, seed: int):
-    """Train the student's MLP(ReLU) with the student's train_loop; score the predictions here."""
+    """Train the student's MLP(ReLU) with the student's train_loop; score it here.
+
+    The judge draws the starting weights (the handout's MLP, seed ``seed``) and loads them
+    into the student's model; the student process trains it with the student's train_loop;
+    the judge reads the trained weights back as data, replays the same training with the
+    standard loop, and predicts the held-out images itself (they never reach the student
+    process): see :func:`grader.model_checks.judged_training`.
+    """
     train, valid, test = splits
+    epochs = int(settings["accuracy_epochs"])
+    train_kwargs = dict(epochs=epochs, lr=float(settings["accuracy_lr"]), optimizer="adam",
+                        batch_size=int(settings["accuracy_batch_size"]), seed=seed)
+    what = "MLP(activation=nn.ReLU) trained by your train_loop"
     student.process.reseed(seed)
     model = student.MLP(activation=student.lib("torch.nn.ReLU"))
-    history = mc.recipe(student, "train")(
-        model, train.images, train.labels,
-        epochs=int(settings["accuracy_epochs"]), lr=float(settings["accuracy_lr"]),
-        optimizer="adam", batch_size=int(settings["accuracy_batch_size"]), seed=seed,
-        train_loop=student.train_loop, valid=(valid.images, valid.labels))
-    predictions = mc.recipe(student, "predict")(model, test.images)
+    torch.manual_seed(seed)
+    local = handout_mlp(activation=nn.ReLU)
+    train_recipe = mc.recipe(student, "train")
+
+    def train_in_child():
+        call_as(f"training {what} ({epochs} epochs of Adam on {len(train.labels)} images)",
+                train_recipe, model, train.images, train.labels, train_loop=student.train_loop,
+                **train_kwargs)
+
+    probes = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(100 + seed))
+    predictions, history = mc.judged_training(
+        student, model, local, what=what, train_in_child=train_in_child,
+        data=(train.images, train.labels), valid=(valid.images, valid.labels),
+        train_kwargs=train_kwargs, scored=test.images, probes=probes,
+        min_agreement=float(settings["accuracy_min_agreement"]),
+        mismatch_hint=" Is train_loop right (see the train_loop checks)? One epoch is zero_grad, "
+        "forward, loss, backward, step on every batch of the dataloader.",
+        probe_hint=" See the MLP checks.")
     score.award_accuracy(predictions, test.labels, what="held-out images",
-                         context=f"after {settings['accuracy_epochs']} epochs",
+                         context=f"after {epochs} epochs",
                          low=float(settings["accuracy_low"]), high=float(settings["accuracy_high"]),
                          history=history)

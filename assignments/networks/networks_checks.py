@@ -17,6 +17,7 @@ from grader import model_checks as mc
 from grader.checks import (check_close, check_parameter_count, check_parameter_layout,
                            check_shape)
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.student_process import call_as
 from grader.wire import describe_value
 
 # LeNet-5 on 28×28 images without padding: 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4.
@@ -105,6 +106,10 @@ def output_shape(student, name: str, kwargs: dict, shape: tuple[int, ...], class
         raise
     except StudentError as e:
         hint = lenet_hint(mc.layout(student, model)) if name == "Cnn" else ""
+        if not hint and len(shape) == 4 and name != "Cnn":
+            hint = (f"\n{name} was given images [{shape[0]}, 1, 28, 28]: flatten the input at the "
+                    "start of forward — x = x.reshape(x.shape[0], -1) (or nn.Flatten()) — so "
+                    "that the first Linear layer gets rows of 784 pixels.")
         if not hint and len(shape) == 2:
             hint = ("\nEvery network must also accept flat rows [B, 784]: "
                     + ("reshape them to images [B, 1, 28, 28] at the start of forward."
@@ -140,8 +145,18 @@ def mlp_hint(layout: list[dict], name: str, kwargs: dict) -> str:
     return ""
 
 
+ORIGINAL_LENET = ("\nThis is the original LeNet-5, made for 32×32 images: padding 2 on the first "
+                  "convolution, C5 as a 5×5 convolution to 120 maps (61,706 parameters), usually "
+                  "with tanh and average pooling. The practical's Cnn is LeNet-5 for 28×28 images "
+                  "without padding: Conv2d(1, 6, 5) → ReLU → MaxPool2d(2), Conv2d(6, 16, 5) → ReLU "
+                  "→ MaxPool2d(2), flatten (16·4·4 = 256 features), Linear(256, 120) → ReLU, "
+                  "Linear(120, 84) → ReLU, Linear(84, 10).")
+
+
 def lenet_hint(layout: list[dict]) -> str:
     shapes = [tuple(p["shape"]) for p in layout]
+    if any(len(s) == 4 and s[0] == 120 and s[2:] == (5, 5) for s in shapes):
+        return ORIGINAL_LENET
     fc = [s for s in shapes if len(s) == 2]
     if not fc:
         return ""
@@ -355,23 +370,76 @@ def independent_stoppers(student) -> None:
 # -------------------------------------------------------------------------------- accuracy
 
 def accuracy_scenario(student, settings, splits, score, name: str, seed: int) -> None:
-    """Build the student's network after seeding, train it with the grader's standard loop
-    (Adam), predict the test images and score here: linear credit between the thresholds."""
+    """Train the student's network with the grader's standard loop (Adam) and score it here.
+
+    The judge draws the starting weights (the handout network, seed ``seed``) and loads them
+    into the student's network, the student process trains it, and the judge reads the
+    trained weights back as data, replays the same training and predicts the held-out images
+    itself (they never reach the student process): see
+    :func:`grader.model_checks.judged_training`. Linear credit between the thresholds."""
     train, valid, test = splits
     key = "cnn" if name == "Cnn" else "shallow"
     inputs = (lambda d: d.images) if name == "Cnn" else (lambda d: d.flat())
+    epochs = int(settings["accuracy_epochs"])
+    train_kwargs = dict(epochs=epochs, lr=float(settings["accuracy_lr"]), optimizer="adam",
+                        batch_size=int(settings["accuracy_batch_size"]), seed=seed)
+    what = f"{name}() trained with the grader's loop"
     student.process.reseed(seed)
     model = build(student, name, {})
-    history = mc.recipe(student, "train")(
-        model, inputs(train), train.labels,
-        epochs=int(settings["accuracy_epochs"]), lr=float(settings["accuracy_lr"]),
-        optimizer="adam", batch_size=int(settings["accuracy_batch_size"]), seed=seed,
-        valid=(inputs(valid), valid.labels))
-    predictions = mc.recipe(student, "predict")(model, inputs(test))
+    torch.manual_seed(seed)
+    local = handout(name, {})
+    train_recipe = mc.recipe(student, "train")
     layout = "images [N, 1, 28, 28]" if name == "Cnn" else "flat rows [N, 784]"
+    parameters = mc.layout(student, model)
+    try:
+        mc.match_layout(parameters, local, f"{name}()")
+    except CheckFailure as e:
+        hint = lenet_hint(parameters) if name == "Cnn" else mlp_hint(parameters, name, {})
+        raise CheckFailure(f"{e}\nThe accuracy is computed here from your network's parameters "
+                           f"with the handout's {name}: the layers must be those of the handout."
+                           f"{hint}") from None
+
+    def train_in_child():
+        try:
+            call_as(f"training {name}() ({epochs} epochs of Adam with the grader's loop, on "
+                    f"{len(train.labels)} {layout})", train_recipe, model, inputs(train),
+                    train.labels, **train_kwargs)
+        except NotImplementedYet:
+            raise
+        except StudentError as e:
+            hint = training_hint(student, model, name, e, len(train.labels),
+                                 train_kwargs["batch_size"])
+            raise CheckFailure(f"{e}{hint}") from None
+
+    shape = (8, 1, 28, 28) if name == "Cnn" else (8, 784)
+    probes = torch.rand(shape, generator=torch.Generator().manual_seed(100 + seed))
+    predictions, history = mc.judged_training(
+        student, model, local, what=what, train_in_child=train_in_child,
+        data=(inputs(train), train.labels), valid=(inputs(valid), valid.labels),
+        train_kwargs=train_kwargs, scored=inputs(test), probes=probes,
+        min_agreement=float(settings["accuracy_min_agreement"]),
+        mismatch_hint=f" Does {name} use layers the handout's network does not have (dropout, "
+        "batch norm), or detach a tensor in forward?",
+        probe_hint=f" See the {name} checks.")
     score.award_accuracy(
         predictions, test.labels, what=f"held-out images ({layout})",
-        context=f"for {name}() after {settings['accuracy_epochs']} epochs of Adam with the "
-                "grader's training loop",
+        context=f"for {name}() after {epochs} epochs of Adam with the grader's training loop",
         low=float(settings[f"{key}_accuracy_low"]), high=float(settings[f"{key}_accuracy_high"]),
         history=history)
+
+
+def training_hint(student, model, name: str, error: StudentError, n: int, batch_size: int) -> str:
+    """Plain words for the usual ways a network breaks when the grader trains it."""
+    if "is invalid for input of size" in error.message:
+        last = n % batch_size
+        sizes = (f"the last one fewer ({n:,} = {n // batch_size}·{batch_size} + {last})" if last
+                 else "and so may any batch of another loader")
+        return (f"\nA shape written into forward does not fit every batch: the batches of the "
+                f"training have {batch_size} images, {sizes}. Use the batch's own size, "
+                "x.shape[0] (or -1), for the first dimension.")
+    if "shapes cannot be multiplied" in error.message or "size mismatch" in error.message:
+        layout = mc.layout(student, model)
+        hint = lenet_hint(layout) if name == "Cnn" else ""
+        return hint or ("\nThe layer sizes do not fit the input: check the input size of each "
+                        "layer against the output size of the one before.")
+    return ""

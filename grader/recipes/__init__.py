@@ -6,7 +6,10 @@ for the NumPy framework, and so on.
 This module is imported *in the student process* (``student.lib("grader.recipes.predict")``):
 it saves round trips and keeps big intermediate objects (a DataLoader, an optimizer) on the
 child's side. It decides nothing: whatever it returns is data the judge checks like any other
-reply, so a submission that tampers with it only hurts itself.
+reply, so a submission that tampers with it only hurts itself. (A submission can replace
+these functions in the child's memory: accuracy checks therefore never take predictions or
+trained weights from here on trust — the judge predicts from the parameters itself and
+replays the training, see :func:`grader.model_checks.judged_training`.)
 """
 
 from __future__ import annotations

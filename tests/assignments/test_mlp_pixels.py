@@ -74,6 +74,29 @@ BUGS = [
     bug("mlp_heavy_dropout", "layers += [nn.Linear(width, size), activation()]",
         "layers += [nn.Linear(width, size), activation(), nn.Dropout(0.97)]",
         "MLP accuracy", "MLP accuracy on another split"),
+    # Issue 16: what a student function returns on the way is checked by that function's own
+    # checks only. The accuracy checks train with the student's train_loop but never use what
+    # it returns (they used to call float() on it, and lost their points on a list or None).
+    bug("train_loop_returns_batch_losses",
+        "        total += loss.item()\n    return total / len(dataloader)\n    ### END SOLUTION\n\n\ndef valid_loop",
+        "        total += loss.item()\n    return [total / len(dataloader)] * len(dataloader)\n"
+        "    ### END SOLUTION\n\n\ndef valid_loop",
+        "train_loop matches reference", "train_loop with adam and an uneven last batch"),
+    bug("train_loop_returns_nothing",
+        "    return total / len(dataloader)\n    ### END SOLUTION\n\n\ndef valid_loop",
+        "    ### END SOLUTION\n\n\ndef valid_loop",
+        "train_loop matches reference", "train_loop with adam and an uneven last batch"),
+    # Valid conventions: a one-element tensor for a loss, tensors in fit's history, counts kept
+    # in floats (`acc = 0.`, the course's idiom, issue 10) or tensors. They lose nothing.
+    bug("train_loop_returns_a_tensor", "    return total / len(dataloader)\n    ### END SOLUTION\n\n\ndef valid_loop",
+        "    return torch.tensor(total / len(dataloader))\n    ### END SOLUTION\n\n\ndef valid_loop"),
+    bug("fit_history_of_tensors", 'history["valid_loss"].append(valid_loss)',
+        'history["valid_loss"].append(torch.tensor(valid_loss))'),
+    bug("fit_best_epoch_tensor", 'history["best_epoch"] = epoch', 'history["best_epoch"] = torch.tensor(epoch)'),
+    bug("perf_loop_float_counts", "n_correct, n_total, predictions = 0, 0, []",
+        "n_correct, n_total, predictions = 0., 0., []"),
+    bug("perf_loop_tensor_counts", "n_correct += (y_pred == y).sum().item()",
+        "n_correct += (y_pred == y).sum()"),
 ]
 
 

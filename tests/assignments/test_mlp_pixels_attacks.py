@@ -155,3 +155,38 @@ def test_remembering_labels_between_checks_gains_nothing(tmp_path):
     assert losing(result) == {"train_loop matches reference",
                               "train_loop with adam and an uneven last batch", *ACCURACY}
     assert all(c.score == 0 for c in result.checks if c.name in ACCURACY)
+
+
+# Issue 9, "points without learning": a train_loop that never steps, plus child-side helpers
+# replaced by the submission — the prediction helper answers from a hash → label table of the
+# held-out images, the training helper loads weights fitted offline on them. Scored by the
+# child, this had 1.000 accuracy (+7). Now the judge predicts from the parameters itself and
+# gives credit only to weights its own replay of the training reproduces.
+NO_STEP = ("        optimizer.step()\n        total += loss.item()\n", "        total += loss.item()\n")
+MLP_HOOK = ("        super().__init__()\n        ### BEGIN SOLUTION\n        layers = []",
+            "        super().__init__()\n        _install_cheat()\n        ### BEGIN SOLUTION\n"
+            "        layers = []")
+
+
+def test_answer_table_and_offline_weights_gain_nothing(tmp_path):
+    from torch import nn
+
+    import training_attacks as attacks
+
+    images, labels = attacks.held_out(MODULE)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 128),
+                          nn.ReLU(), nn.Linear(128, 10))
+    offline = attacks.fitted_offline(model, images, labels)
+    assert (model(images).argmax(dim=1) == labels).float().mean() > 0.98  # a real cheat
+    cheat = attacks.write_cheat(tmp_path / "cheat", MODULE, [NO_STEP], MLP_HOOK,
+                                {"parameters": offline}, attacks.answers(images, labels))
+    honest = grade(attacks.write_baseline(tmp_path / "honest", MODULE, [NO_STEP]), MODULE,
+                   hidden=True)
+    hostile = grade(cheat, MODULE, hidden=True)
+    assert losing(honest) == {"train_loop matches reference",
+                              "train_loop with adam and an uneven last batch", *ACCURACY}
+    assert hostile.score <= honest.score
+    for check in hostile.checks:
+        if check.name in ACCURACY:
+            assert check.score == 0, (check.name, check.message)
+            assert "weights the grader can reproduce" in check.message, check.message

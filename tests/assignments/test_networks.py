@@ -35,6 +35,29 @@ def span_bug(name: str, first: tuple[str, str], second: tuple[str, str], *loses:
     return bug(name, old, new, *loses, maybe=maybe)
 
 
+# The reference Cnn's layers and forward, and an original LeNet-5 in their place: padding 2,
+# C5 as a convolution, tanh and average pooling.
+CNN_BODY = REFERENCE_TEXT[REFERENCE_TEXT.index("        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)"):
+                          REFERENCE_TEXT.index("        return self.fc3(x)\n") + 27]
+ORIGINAL_LENET = """        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
+        self.conv3 = nn.Conv2d(16, 120, kernel_size=5)
+        self.fc1 = nn.Linear(120, 84)
+        self.fc2 = nn.Linear(84, output_nbr)
+        self.pool = nn.AvgPool2d(2)
+        self.act = nn.Tanh()
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        x = x.reshape(x.shape[0], 1, 28, 28)
+        x = self.pool(self.act(self.conv1(x)))
+        x = self.pool(self.act(self.conv2(x)))
+        x = self.act(self.conv3(x)).flatten(start_dim=1)
+        return self.fc2(self.act(self.fc1(x)))
+"""
+
+
 CNN_ARCHITECTURE = ("Cnn parameter count", "Cnn layer shapes",
                     "Cnn matches reference with the same weights", "Cnn output nbr",
                     "Cnn matches reference with other weights")
@@ -95,6 +118,24 @@ BUGS = [
         "EarlyStopping default arguments",
         "EarlyStopping improvement beyond min delta resets the count",
         "EarlyStopping instances are independent"),
+    # Issue 10: code that hard-codes the first "best" loss at 1.0 (the public sequences all
+    # started at 1.0, where it passed by luck).
+    bug("early_stopping_best_starts_at_one", 'self.best = float("inf")', "self.best = 1.0",
+        "EarlyStopping stops after patience epochs without improvement",
+        "EarlyStopping ignores improvements smaller than min delta",
+        "EarlyStopping keeps going while the loss improves",
+        "EarlyStopping with another patience [3]", "EarlyStopping default arguments",
+        "EarlyStopping improvement beyond min delta resets the count",
+        "EarlyStopping instances are independent"),
+    # Issue 10: a ShallowNet that does not flatten images is told to.
+    bug("shallow_images_not_flattened",
+        "        x = x.reshape(x.shape[0], -1)\n        return self.fc2(self.relu(self.fc1(x)))",
+        "        return self.fc2(self.relu(self.fc1(x)))", "ShallowNet output shape [images]"),
+    # Issue 10: the original LeNet-5 (padding 2, tanh, average pooling, C5 as a 5x5
+    # convolution: 61,706 parameters) runs on 28x28 images, and is told what differs.
+    bug("cnn_original_lenet5", CNN_BODY, ORIGINAL_LENET,
+             "Cnn parameter count", "Cnn layer shapes", "Cnn matches reference with the same weights",
+             "Cnn output nbr", "Cnn matches reference with other weights", *CNN_ACCURACY),
 ]
 
 # What the student reads for some bugs: (check, words its message must contain).
@@ -108,10 +149,15 @@ HINTS = {
                              "with a ReLU after the output layer")],
     "deep_no_output_layer": [("DeepNet parameter count [512-128]", "last Linear layer")],
     "cnn_fc1_for_32x32": [("Cnn layer shapes", "16·5·5 = 400"),
-                          ("Cnn output shape [images]", "16·5·5 = 400")],
+                          ("Cnn output shape [images]", "16·5·5 = 400"),
+                          ("Cnn accuracy", "16·5·5 = 400")],
     "cnn_no_second_pool": [("Cnn parameter count", "max-pooling after the second convolution")],
     "cnn_padding_2": [("Cnn parameter count", "61,706 parameters")],
     "cnn_images_only": [("Cnn output shape [flat]", "reshape them to images")],
+    "shallow_images_not_flattened": [("ShallowNet output shape [images]", "flatten the input")],
+    "cnn_original_lenet5": [("Cnn parameter count", "original LeNet-5"),
+                            ("Cnn layer shapes", "original LeNet-5"),
+                            ("Cnn accuracy", "original LeNet-5")],
     "early_stopping_one_epoch_late": [
         ("EarlyStopping stops after patience epochs without improvement", "one epoch late")],
     "early_stopping_no_reset": [("EarlyStopping improvement resets the count", "one epoch early")],
@@ -215,3 +261,50 @@ def test_valid_solutions_written_differently_score_full_marks(name):
 
 def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
     assert_template_scores_zero(tmp_path, MODULE)
+
+
+# Issue 9, "points without learning": a ShallowNet that cannot learn (its forward detaches the
+# logits, so the grader's training crashes), plus child-side helpers replaced by the
+# submission — predictions from a hash → label table of the held-out images, "training" that
+# loads weights fitted offline on them. Scored by the child, this had 1.000 accuracy (+5).
+DETACHED = ("        return self.fc2(self.relu(self.fc1(x)))\n",
+            "        return self.fc2(self.relu(self.fc1(x))).detach()\n")
+SHALLOW_HOOK = ("        super().__init__()\n        ### BEGIN SOLUTION\n        self.fc1",
+                "        super().__init__()\n        _install_cheat()\n        ### BEGIN SOLUTION\n"
+                "        self.fc1")
+
+
+def test_answer_table_and_offline_weights_gain_nothing(tmp_path):
+    from torch import nn
+
+    import training_attacks as attacks
+
+    images, labels = attacks.held_out(MODULE)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    offline = attacks.fitted_offline(model, images, labels)
+    assert (model(images).argmax(dim=1) == labels).float().mean() > 0.98  # a real cheat
+    cheat = attacks.write_cheat(tmp_path / "cheat", MODULE, [DETACHED], SHALLOW_HOOK,
+                                {"parameters": offline}, attacks.answers(images, labels))
+    honest = grade(attacks.write_baseline(tmp_path / "honest", MODULE, [DETACHED]), MODULE,
+                   hidden=True)
+    hostile = grade(cheat, MODULE, hidden=True)
+    assert losing(honest) == set(SHALLOW_ACCURACY)
+    assert hostile.score <= honest.score
+    for check in hostile.checks:
+        if check.name in SHALLOW_ACCURACY:
+            assert check.score == 0, (check.name, check.message)
+            assert "weights the grader can reproduce" in check.message, check.message
+
+
+def test_a_training_that_crashes_names_the_students_line_not_grader_internals(tmp_path):
+    """Issue 10, item 6: the message used to read `train(Cnn, <tensor [4000, 1, 28, 28]>, ...,
+    valid=(tensor([[[[0., ...` followed by torch's error. A batch size written into forward
+    breaks on the training's last batch (4,000 = 62 x 64 + 32)."""
+    mutation = bug("cnn_fixed_batch_size", "x = x.flatten(start_dim=1)", "x = x.view(64, 256)")
+    result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE)
+    message = next(c.message for c in result.checks if c.name == "Cnn accuracy")
+    assert message.startswith("training Cnn() (5 epochs of Adam"), message
+    assert "networks.py, line" in message and "x = x.view(64, 256)" in message, message
+    assert "x.shape[0]" in message, message   # what to do, in plain words
+    for internal in ("train(", "tensor(", "<tensor", "valid=", "recipes", "training.py"):
+        assert internal not in message, (internal, message)
