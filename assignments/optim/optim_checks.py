@@ -473,7 +473,8 @@ def batchnorm_scenario(student, *, num_features: int, eps: float, momentum: floa
     expected = {"steps": steps, "eval": {"out": eval_out, "running_mean": theirs.running_mean.clone(),
                                          "running_var": theirs.running_var.clone()},
                 "variants": running_statistics_variants(xs, momentum)}
-    return {"got": got, "expected": expected, "what": what, "batch_sizes": batch_sizes}
+    return {"got": got, "expected": expected, "what": what, "batch_sizes": batch_sizes,
+            "x_eval": x_eval, "weight": weight, "bias": bias, "eps": eps}
 
 
 def running_statistics_variants(xs, momentum: float) -> dict:
@@ -544,12 +545,22 @@ def compare_batchnorm_steps(run: dict, keys: tuple[str, ...], momentum: float) -
 
 def compare_batchnorm_eval(run: dict) -> None:
     """After training, eval mode normalises with the running statistics (and leaves them as
-    they were): the output matches nn.BatchNorm1d's."""
+    they were): the output matches nn.BatchNorm1d's given the same running statistics.
+
+    The expected output is computed from the module's *own* running statistics: whether they
+    were updated right is the running-statistics checks' business, not this one's."""
     got, expected, what = run["got"], run["expected"], run["what"]
     label = f"{what} in eval mode after {len(expected['steps'])} training steps: output"
+    wanted, expected_label = expected["eval"]["out"], "nn.BatchNorm1d"
+    own = _own_running_statistics(got, run["weight"].shape)
+    if own is not None:
+        mean, var = own
+        wanted = ((run["x_eval"].double() - mean) / torch.sqrt(var + run["eps"])
+                  * run["weight"].double() + run["bias"].double())
+        expected_label = "nn.BatchNorm1d with your running statistics"
     try:
-        check_close(got["eval"]["out"], expected["eval"]["out"], label, rtol=1e-4, atol=1e-5,
-                    expected_label="nn.BatchNorm1d")
+        check_close(got["eval"]["out"], wanted, label, rtol=1e-4, atol=1e-5,
+                    expected_label=expected_label)
     except CheckFailure as failure:
         x_stats_hint = ("\nIn eval mode (model.eval()) batch normalisation uses running_mean and "
                         "running_var, not the statistics of the batch it is given — the "
@@ -562,6 +573,24 @@ def compare_batchnorm_eval(run: dict) -> None:
                 as_tensor(before, key), as_tensor(after, key)):
             raise CheckFailure(f"{what}: eval mode changed {key}: the running statistics are "
                                "updated in train mode only")
+
+
+def _own_running_statistics(got: dict, shape) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The student's running_mean and running_var after the last training step (float64), or
+    None when they are not usable tensors of the right shape."""
+    steps = got.get("steps") or []
+    if not steps:
+        return None
+    try:
+        mean = as_tensor(steps[-1]["running_mean"], "running_mean").double()
+        var = as_tensor(steps[-1]["running_var"], "running_var").double()
+    except CheckFailure:
+        return None
+    if tuple(mean.shape) != tuple(shape) or tuple(var.shape) != tuple(shape):
+        return None
+    if not (torch.isfinite(mean).all() and torch.isfinite(var).all()) or bool((var < 0).any()):
+        return None
+    return mean, var
 
 
 def batchnorm_initial_state(student, num_features: int) -> None:
