@@ -253,12 +253,15 @@ def replay_verdict(values: list[torch.Tensor], start: list[torch.Tensor],
         f"reproduce.{hint}")
 
 
-class _JudgeRun:
-    """Training in the judge's own process without disturbing it: its thread count and
-    global random state are restored afterwards."""
+class JudgeRun:
+    """Training in the judge's own process, on one thread (as in the student process: the
+    same results, and many small steps run 30 times faster than on threads contending for
+    the cores), without disturbing it: its thread count and global random state are
+    restored afterwards."""
 
     def __enter__(self):
         self.threads, self.state = torch.get_num_threads(), torch.get_rng_state()
+        torch.set_num_threads(1)
 
     def __exit__(self, *exc):
         torch.set_num_threads(self.threads)
@@ -293,11 +296,12 @@ def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, 
     trained = set_parameters(copy.deepcopy(local), values)
     check_forward_on_probes(student, model, trained, probes, what, probe_hint)
     replica = copy.deepcopy(local)
-    with _JudgeRun():
+    with JudgeRun():
         history = training.train_classifier(replica, data[0], data[1], valid=valid,
                                             **train_kwargs)
-    predictions = predict_here(trained, scored)
+        predictions = predict_here(trained, scored)
+        replay_predictions = predict_here(replica, scored)
     replay_verdict(values, start, [p.detach() for p in replica.parameters()], predictions,
-                   predict_here(replica, scored), min_agreement=min_agreement, what=what,
+                   replay_predictions, min_agreement=min_agreement, what=what,
                    hint=mismatch_hint)
     return predictions, history

@@ -360,7 +360,8 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
     if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
         raise CheckFailure("after training, w or b hold NaN or inf: the updates diverged — is "
                            "the step taken down the gradient (w += eta · xᵀ (t − y))?")
-    w_replay, b_replay = replay_training(x, t, w0, b0, orders, eta, batch_size)
+    with mc.JudgeRun():
+        w_replay, b_replay = replay_training(x, t, w0, b0, orders, eta, batch_size)
     scored = test.flat().to(torch.float64)
     predictions = (scored @ w + b).argmax(dim=1)
     expected = (scored @ w_replay.double() + b_replay.double()).argmax(dim=1)
