@@ -40,10 +40,12 @@ def reference_shapes(model: nn.Module) -> list[tuple[int, ...]]:
 
 def copy_reference_weights(student: StudentModule, model: Remote, reference_model: nn.Module,
                            what: str) -> None:
-    """Give the student's model the reference model's weights (same order, same shapes)."""
-    check_parameter_layout(layout(student, model), reference_shapes(reference_model), what)
+    """Give the student's model the reference model's weights: in order of registration, or
+    matched by shape (weights stored as [in, out] get them transposed), see
+    :func:`match_layout`."""
+    mapping = match_layout(layout(student, model), reference_model, what)
     values = [p.detach().clone() for p in reference_model.parameters()]
-    recipe(student, "load_parameters")(model, values)
+    recipe(student, "load_parameters")(model, to_student_order(values, mapping))
 
 
 def compare_parameters(student_values: list[torch.Tensor], reference_model: nn.Module,

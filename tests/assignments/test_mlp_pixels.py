@@ -160,7 +160,7 @@ def test_bug_loses_points_exactly_on_its_checks(tmp_path, mutation):
     assert_loses_exactly(result, mutation)
 
 
-@pytest.mark.parametrize("name", ["explicit_layers", "package"])
+@pytest.mark.parametrize("name", ["explicit_layers", "package", "transposed_parameters"])
 def test_valid_solutions_written_differently_score_full_marks(name):
     folder = REPO / "tests" / "submissions" / MODULE / name
     result = grade(folder, MODULE, hidden=True)
