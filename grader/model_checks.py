@@ -307,3 +307,43 @@ def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, 
                    replay_predictions, min_agreement=min_agreement, what=what,
                    hint=mismatch_hint)
     return predictions, history
+
+
+def counted_layout(student: StudentModule, model: Remote, probes: torch.Tensor,
+                   what: str) -> list[dict]:
+    """The model's parameter layout, for a count, spot-checked by effect.
+
+    The layout is described by a helper that runs in the student process, where a submission
+    can replace it (one reported a bias its network lacks: +3 points). So each tensor reported
+    is given judge-drawn values and must change the model's output on random probes: a tensor
+    the model does not have, or does not use, fails the count. A forward that raises in the
+    student's own code is left to the checks about forward (the count stands on its own)."""
+    from grader.failures import NotImplementedYet, StudentError
+
+    reported = layout(student, model)
+    generator = torch.Generator().manual_seed(20_261_130)
+    values = [0.1 * torch.randn(tuple(p["shape"]), generator=generator) for p in reported]
+    load, forward = recipe(student, "load_parameters"), recipe(student, "forward")
+    try:
+        load(model, values)
+        base = torch.as_tensor(forward(model, probes))
+        for i, entry in enumerate(reported):
+            changed = list(values)
+            changed[i] = values[i] + 0.5 + torch.randn(values[i].shape, generator=generator)
+            load(model, changed)
+            if torch.equal(torch.as_tensor(forward(model, probes)), base):
+                raise CheckFailure(
+                    f"{what}: the tensor {entry['name']!r} ({describe_shape(entry['shape'])}) "
+                    "changes nothing in the output when given other values: it is not a "
+                    "parameter the model uses, so it is not counted as one")
+    except NotImplementedYet:
+        raise
+    except StudentError as e:
+        if not e.where:  # raised outside the student's code: the reported tensors do not fit
+            raise CheckFailure(f"{what}: the parameters the model reports could not be given "
+                               f"values ({e.type_name}: {e.message})") from None
+    return reported
+
+
+def describe_shape(shape) -> str:
+    return "×".join(str(int(s)) for s in shape) or "scalar"

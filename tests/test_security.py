@@ -324,3 +324,51 @@ def test_a_students_name_is_shown_in_the_progress_bar_not_read_as_markup(tmp_pat
     shown = runner.invoke(app, ["batch", str(tmp_path), "--assignment", "perceptron", "--out",
                                 str(tmp_path / "out")], env={"COLUMNS": "200"}).output
     assert "[link=https://evil.example]" in shown and "[blink]" in shown
+
+
+# ------------------------------------------------------------------ review A10: a forged layout
+
+FORGED_LAYOUT = '''
+def _forge():
+    import grader.recipes as recipes
+    real = recipes.parameter_layout
+
+    def parameter_layout(model):  # reports the bias fc1 does not have
+        if type(model).__name__ == "ShallowNet":
+            h, i = model.fc1.weight.shape
+            o = model.fc2.weight.shape[0]
+            return [{"name": "fc1.weight", "shape": [h, i], "requires_grad": True},
+                    {"name": "fc1.bias", "shape": [h], "requires_grad": True},
+                    {"name": "fc2.weight", "shape": [o, h], "requires_grad": True},
+                    {"name": "fc2.bias", "shape": [o], "requires_grad": True}]
+        return real(model)
+    recipes.parameter_layout = parameter_layout
+    return True
+
+
+_FORGED = _forge()
+
+
+class ShallowNet(nn.Module):
+    _forged = _FORGED
+'''
+
+
+@pytest.mark.slow
+def test_a_forged_parameter_layout_gains_no_parameter_count_points(tmp_path):
+    """ShallowNet without fc1's bias (a real bug), plus a replaced child-side layout helper that
+    reports the handout's shapes: +3 points before; now each reported tensor must change the
+    output when given values, and the forged one cannot be given any."""
+    text = (REPO / "reference" / "networks.py").read_text()
+    honest = text.replace("self.fc1 = nn.Linear(input_num, hidden_num)",
+                          "self.fc1 = nn.Linear(input_num, hidden_num, bias=False)")
+    forged = honest.replace("\nclass ShallowNet(nn.Module):\n", FORGED_LAYOUT, 1)
+    assert honest != text and forged != honest
+    scores = {}
+    for name, source in (("honest", honest), ("forged", forged)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "networks.py").write_text(source)
+        result = grade(tmp_path / name / "networks.py", "networks")
+        scores[name] = {c.name: c.score for c in result.checks if "parameter count" in c.name}
+    assert scores["forged"] == scores["honest"], scores
+    assert scores["honest"]["ShallowNet parameter count [128]"] == 0
