@@ -95,9 +95,11 @@ def notebook_from_python(text: str, title: str) -> str:
         if code and not all(line.startswith("#") for line in chunk if line.strip()):
             cells.append(nbformat.v4.new_code_cell(code))
     cells.append(nbformat.v4.new_markdown_cell(
-        "## Check your work\n\nIn a terminal, in this folder: `grade check`. It runs the "
-        "public checks on the definitions above (your own experiments in other cells are "
-        "not run by the grader)."))
+        "## Check your work\n\nRun the cell below (or, in a terminal in this folder, "
+        "`grade check`): it runs the public checks on the definitions above, in a separate "
+        "process, and shows the report here. `grader.check(\"name\")` checks one function or class only. "
+        "Your own experiments in other cells are not run by the grader."))
+    cells.append(nbformat.v4.new_code_cell("import grader\n\ngrader.check()"))
     cells.append(nbformat.v4.new_code_cell("# Your experiments: train, plot, explore."))
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # stable ids: regenerating gives the same file

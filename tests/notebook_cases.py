@@ -39,6 +39,9 @@ def notebook_of(source: str) -> nbformat.NotebookNode:
 
 def write(nb: nbformat.NotebookNode, folder: Path, extra_cells: list[str] = (),
           name: str = "Perceptron.ipynb") -> Path:
+    # The starter's own "check your work" cell would grade once more before the test's cells:
+    # the tests add the check cell they need.
+    nb.cells = [c for c in nb.cells if "grader.check()" not in c.get("source", "")]
     for code in extra_cells:
         nb.cells.append(nbformat.v4.new_code_cell(code))
     for number, cell in enumerate(nb.cells):
