@@ -613,16 +613,21 @@ def loss_backward_scenario(student, name: str, batch=5, width=4, seed=3) -> None
 # -------------------------------------------------------------------- bookkeeping
 
 
+def one_backward(module, x, delta, doing: str) -> dict:
+    """forward(x), zero_grad(), one backward_update_gradient(x, delta): the module's state."""
+    call(doing, module.forward, x)
+    call(doing, module.zero_grad)
+    call(doing, module.backward_update_gradient, x, delta)
+    return state(module)
+
+
 def accumulation_scenario(student, module, x, out_shape, what: str) -> None:
     """Gradients after zero_grad + one backward_update_gradient, after a second one, and after
     zero_grad again: each read straight from the module."""
     delta = randn(*out_shape, seed=4)
     doing = (f"{what}: forward(x), zero_grad(), backward_update_gradient(x, delta) twice, "
              "zero_grad()")
-    call(doing, module.forward, x)
-    call(doing, module.zero_grad)
-    call(doing, module.backward_update_gradient, x, delta)
-    st = state(module)
+    st = one_backward(module, x, delta, doing)
     call(doing, module.backward_update_gradient, x, delta)
     twice = dict(entries(attribute(module, "_gradient"), f"{what}._gradient"))
     call(doing, module.zero_grad)
@@ -650,10 +655,7 @@ def update_scenario(student, module, x, out_shape, steps, what: str) -> None:
     delta = randn(*out_shape, seed=5)
     doing = (f"{what}: forward(x), zero_grad(), backward_update_gradient(x, delta), then "
              "update_parameters(step)")
-    call(doing, module.forward, x)
-    call(doing, module.zero_grad)
-    call(doing, module.backward_update_gradient, x, delta)
-    st = state(module)
+    st = one_backward(module, x, delta, doing)
     pairs = gradient_matches_parameters(st["parameters"], st["gradient"], what)
     total = 0.0
     for step in steps:
