@@ -21,7 +21,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from grader import i18n, reports
 from grader.files import write_atomically
+from grader.i18n import _
 
 app = typer.Typer(help="Grade deep-learning practicals: safely, reproducibly, with clear messages.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -38,17 +40,23 @@ DATA_DIR_OPTION = typer.Option(None, "--data-dir", envvar="GRADER_DATA_DIR",
                                help="Where datasets are cached.")
 
 
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    md = "md"
-    html = "html"
+# The --format choices: the report formats registered in grader.reports (one table).
+Format = Enum("Format", {name: name for name in reports.FORMATS}, type=str)
+ReportFormat = Format
+FORMAT_HELP = "Output format: " + "; ".join(f"{f.name}: {f.help}"
+                                            for f in reports.FORMATS.values()) + "."
+LANG_OPTION = typer.Option(None, "--lang", help="Language of the messages and reports: "
+                           f"{', '.join(i18n.LANGUAGES)} (default: $GRADER_LANG, else the "
+                           "course's setting, else your locale).")
 
 
-class ReportFormat(str, Enum):
-    text = "text"
-    md = "md"
-    html = "html"
+def use_language(lang: Optional[str]) -> None:
+    """--lang: this process and every process it starts (judges, batch workers) use it."""
+    if lang is not None:
+        try:
+            i18n.export_language(lang)
+        except i18n.LanguageError as e:
+            fail_usage(str(e))
 
 
 def fail_usage(message: str) -> None:
@@ -82,9 +90,10 @@ def check(
                                              help="Assignment name (detected from file names)."),
     hidden: bool = typer.Option(False, "--hidden", help="Run the hidden checks too (instructors)."),
     hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write the output there instead of stdout."),
+    lang: Optional[str] = LANG_OPTION,
     report: bool = typer.Option(True, "--report/--no-report",
                                 help="Write an HTML report next to the submission."),
     ci: bool = typer.Option(False, "--ci", help="CI mode: JUnit XML (--junit), a Markdown summary "
@@ -99,11 +108,11 @@ def check(
     data_dir: Optional[Path] = DATA_DIR_OPTION,
 ) -> None:
     """Check a submission: run the assignment's checks and show what passed."""
-    from grader import reports
     from grader.judge import grade
 
+    use_language(lang)
     if not path.exists():
-        _fail_check(f"{path}: no such file or folder", fmt, output)
+        _fail_check(_("{path}: no such file or folder").format(path=path), fmt, output)
     try:
         _readable_submission(path, assignment, hidden_dir)
         result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
@@ -115,8 +124,7 @@ def check(
     if fmt is Format.text and output is None:
         print_result(result)
     else:
-        text = (json.dumps(result.to_gradescope(), indent=2) + "\n" if fmt is Format.json
-                else reports.render(result, fmt.value))
+        text = reports.render(result, fmt.value)
         if output:
             write_atomically(output, text)
         else:
@@ -127,9 +135,11 @@ def check(
             # Next to the submission, in a folder the student controls: never through a link.
             write_atomically(target, reports.render(result, "html"))
             if fmt is Format.text and output is None:
-                console.print(f"[dim]report: {escape(str(target))}[/]", soft_wrap=True)
+                console.print("[dim]" + escape(_("report: {path}").format(path=target)) + "[/]",
+                              soft_wrap=True)
         except OSError as e:  # a read-only checkout: the report is a convenience
-            errors.print(f"[yellow]note:[/] no HTML report written ({escape(str(e))})")
+            errors.print("[yellow]" + escape(_("note:")) + "[/] " + escape(
+                _("no HTML report written ({error})").format(error=e)))
     if ci:
         summary = reports.render(result, "md")
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -177,8 +187,8 @@ def _fail_check(message: str, fmt: "Format", output: Optional[Path]) -> None:
 
 def usage_error_results(message: str) -> dict:
     """Gradescope's results.json for a submission that could not be graded at all."""
-    return {"score": 0.0, "execution_time": 0, "output": f"The grader could not run: {message}",
-            "tests": []}
+    return {"score": 0.0, "execution_time": 0,
+            "output": _("The grader could not run: {reason}").format(reason=message), "tests": []}
 
 
 def _readable_submission(path: Path, assignment: Optional[str], hidden_dir) -> None:
@@ -193,25 +203,29 @@ def _readable_submission(path: Path, assignment: Optional[str], hidden_dir) -> N
 def print_result(result) -> None:
     table = Table(title=f"{result.title}", title_justify="left", show_lines=False, expand=False)
     table.add_column("", width=1)
-    table.add_column("check", overflow="fold")
-    table.add_column("points", justify="right", no_wrap=True)
-    table.add_column("message", overflow="fold")
+    table.add_column(_("check"), overflow="fold")
+    table.add_column(_("points"), justify="right", no_wrap=True)
+    table.add_column(_("message"), overflow="fold")
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else ("[yellow]~[/]" if c.score > 0 else "[red]✗[/]")
-        name = escape(c.name) + (" [dim](hidden)[/]" if c.visibility == "hidden" else "")
+        name = escape(c.name) + (f" [dim]{escape(_('(hidden)'))}[/]"
+                                 if c.visibility == "hidden" else "")
         table.add_row(mark, name, f"{c.score:g}/{c.max_score:g}", escape(c.message))
     if result.error:
         console.print(f"[bold red]{escape(result.error)}[/]", soft_wrap=True)
     console.print(table)
     color = "green" if result.all_passed else "yellow"
-    console.print(f"[bold]score: {result.score:g} / {result.max_score:g}[/]  "
+    score = _("score: {score:g} / {max_score:g}").format(score=result.score,
+                                                          max_score=result.max_score)
+    console.print(f"[bold]{escape(score)}[/]  "
                   f"[{color}]{escape(result.summary_line())}[/]", soft_wrap=True)
     if result.skipped:
         console.print(f"[dim]{escape(result.skipped_summary())}[/]")
     for error in result.load_errors:
-        console.print(f"[yellow]while loading: {escape(error)}[/]")
+        console.print(f"[yellow]{escape(_('while loading:'))} {escape(error)}[/]")
     console.print(f"[dim]{escape(result.isolation)} · {result.execution_time_s:.1f} s · "
-                  f"grader {result.grader_version} · checks {result.checks_hash}[/]")
+                  + escape(_("grader {version} · checks {checks}").format(
+                      version=result.grader_version, checks=result.checks_hash)) + "[/]")
 
 
 @app.command()
@@ -225,21 +239,26 @@ def batch(
     hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
     require_isolation: bool = typer.Option(False, "--require-isolation"),
     data: str = DATA_OPTION,
+    lang: Optional[str] = LANG_OPTION,
 ) -> None:
     """Grade a whole class (hidden checks included); resumable: rerun to finish."""
     from grader.assignment import load_assignment
     from grader.batch import run_batch
 
+    use_language(lang)
     try:
         spec = load_assignment(assignment, hidden_dir=hidden_dir)
+        i18n.use_course_default(i18n.course_language(spec.folder))  # summary.html, the lines
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), TextColumn("[dim]{task.fields[last]}"),
                       console=console, transient=False) as bar:
-            task = bar.add_task(f"grading {spec.name}", total=None, last="")
+            task = bar.add_task(_("grading {assignment}").format(assignment=spec.name),
+                                total=None, last="")
 
             def progress(student: str, done: int, total: int) -> None:
                 if student == "start":
-                    bar.update(task, total=total, completed=done, last=f"{done} already graded")
+                    bar.update(task, total=total, completed=done,
+                               last=_("{count} already graded").format(count=done))
                 else:
                     bar.update(task, completed=done, last=escape(student))  # not markup
 
@@ -250,9 +269,11 @@ def batch(
     except _usage_errors() as e:
         fail_usage(str(e))
     for line in summary.not_written:
-        errors.print(f"[bold red]not saved:[/] {escape(line)}")
-    console.print(f"graded {summary.graded}, skipped {summary.skipped} already graded, "
-                  f"{summary.errors} could not be graded · {escape(str(out / 'grades.csv'))} · "
+        errors.print(f"[bold red]{escape(_('not saved:'))}[/] {escape(line)}")
+    console.print(escape(_("graded {graded}, skipped {skipped} already graded, {errors} could "
+                           "not be graded").format(graded=summary.graded, skipped=summary.skipped,
+                                                   errors=summary.errors))
+                  + f" · {escape(str(out / 'grades.csv'))} · "
                   f"{escape(str(out / 'summary.html'))}", soft_wrap=True)
 
 
@@ -303,20 +324,22 @@ def template(
         target = copy_template(load_assignment(name), dest, notebook)
     except _usage_errors() as e:
         fail_usage(str(e))
-    console.print(f"wrote {target}: fill in the TODOs, then run `grade check` in "
-                  f"{target.parent}", soft_wrap=True)
+    console.print(escape(_("wrote {path}: fill in the TODOs, then run `grade check` in {folder}")
+                         .format(path=target, folder=target.parent)), soft_wrap=True)
 
 
 @app.command()
 def report(
     results: Path = typer.Argument(..., help="A grading.json (or a `grade check -o` file)."),
-    fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f"),
+    fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o"),
+    lang: Optional[str] = LANG_OPTION,
 ) -> None:
-    """Re-render a report from saved results."""
-    from grader import reports
+    """Re-render a report from saved results (the checks' messages stay in the language they
+    were graded in; the report's own text follows --lang)."""
     from grader.results import GradingResult
 
+    use_language(lang)
     try:
         result = GradingResult.load(results)
     except FileNotFoundError:
@@ -335,10 +358,12 @@ def gradescope(
     root: Path = typer.Option(Path("/autograder"), "--root", help="Gradescope's autograder folder."),
     assignment: Optional[str] = typer.Option(None, "--assignment", "-a"),
     hidden_dir: Optional[Path] = HIDDEN_DIR_OPTION,
+    lang: Optional[str] = LANG_OPTION,
 ) -> None:
     """Grade inside Gradescope: root/submission → root/results/results.json."""
     from grader.judge import grade
 
+    use_language(lang)
     submission = root / "submission"
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -350,7 +375,9 @@ def gradescope(
         # Gradescope shows results.json to the student: explain there, not in a log.
         payload = usage_error_results(str(e))
     write_atomically(results, json.dumps(payload, indent=2))
-    console.print(f"wrote {results}: {payload.get('score', 0):g}", soft_wrap=True)
+    console.print(escape(_("wrote {path}: {score:g}").format(path=results,
+                                                               score=payload.get("score", 0))),
+                  soft_wrap=True)
 
 
 @app.command("export-student")
@@ -435,6 +462,54 @@ def data_course_pickle(
         fail_usage(str(e))
     console.print(f"wrote {escape(str(out))}: {len(train):,} train / {len(test):,} test images "
                   f"from {escape(pool.description)}", soft_wrap=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The instructor's round trip after `grade batch` (issue 14): Moodle, late policy, similarity
+# --------------------------------------------------------------------------------------------
+
+def _print_round_trip(report) -> None:
+    for line in report.lines():
+        console.print(escape(line), soft_wrap=True)
+
+
+@app.command("moodle-worksheet")
+def moodle_worksheet(
+    results: Path = typer.Argument(..., help="The --out folder of `grade batch`."),
+    worksheet: Path = typer.Argument(..., help="The grading worksheet downloaded from Moodle."),
+    out: Path = typer.Option(..., "--out", "-o", help="The worksheet to upload to Moodle."),
+) -> None:
+    """Fill Moodle's grading worksheet: each graded student's grade (scaled to the
+    worksheet's maximum, late penalty applied) and a short feedback comment."""
+    from grader.moodle import MoodleError, fill_worksheet
+
+    try:
+        report = fill_worksheet(results, worksheet, out)
+    except (MoodleError, OSError) as e:
+        fail_usage(str(e))
+    _print_round_trip(report)
+    console.print(f"wrote {escape(str(out))}: upload it with View all submissions > Upload "
+                  "grading worksheet", soft_wrap=True)
+
+
+@app.command("moodle-feedback")
+def moodle_feedback(
+    results: Path = typer.Argument(..., help="The --out folder of `grade batch`."),
+    out: Path = typer.Option(..., "--out", "-o", help="The zip to upload to Moodle."),
+    worksheet: Optional[Path] = typer.Option(None, "--worksheet", help="The grading worksheet: "
+                                             "names the students it lists and no other."),
+) -> None:
+    """Zip each student's report.html in the layout of Moodle's "upload multiple feedback
+    files in a zip"."""
+    from grader.moodle import MoodleError, feedback_zip
+
+    try:
+        report = feedback_zip(results, out, worksheet)
+    except (MoodleError, OSError) as e:
+        fail_usage(str(e))
+    _print_round_trip(report)
+    console.print(f"wrote {escape(str(out))}: upload it with View all submissions > Upload "
+                  "multiple feedback files in a zip", soft_wrap=True)
 
 
 def main() -> None:
