@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -66,6 +65,11 @@ class Mistake:
         """This mistake with its answer given: a value, or a function of nothing computing it."""
         return Candidate(self, answer if callable(answer) else (lambda: answer))
 
+    def when(self, predicate: Callable[[Any], bool]) -> "Candidate":
+        """This mistake recognised by what the student's answer is rather than by a value
+        (``None`` where a loss belongs, a list of one loss per batch)."""
+        return Candidate(self, lambda: None, lambda actual, _: bool(predicate(actual)))
+
     def failure(self, detail: str = "") -> "DiagnosedFailure":
         """The failure to raise when a check's own logic recognised this mistake; ``detail``:
         what the check saw (the numbers)."""
@@ -93,6 +97,7 @@ class Candidate:
 
     mistake: Mistake
     compute: Callable[[], Any]
+    compare: Callable[[Any, Any], bool] | None = None   # None: the check's own comparison
 
 
 class DiagnosedFailure(CheckFailure):
@@ -156,7 +161,7 @@ def matching(actual: Any, candidates: Sequence[Candidate],
         except Exception:  # noqa: BLE001 — a mistake that cannot be computed here is no match
             continue   # (the corpus harness asserts every catalogued diagnosis is reached)
         try:
-            if compare(actual, wrong):
+            if (candidate.compare or compare)(actual, wrong):
                 return candidate.mistake, wrong
         except Exception:  # noqa: BLE001 — a comparison that cannot be made is no match
             continue
@@ -313,7 +318,3 @@ def _code(lines: list[str], lineno: int) -> str:
     text = "".join(c if c.isprintable() else "?" for c in text).replace("`", "'")
     return text if len(text) <= MAX_CODE else text[:MAX_CODE - 3] + "..."
 
-
-def is_close(a: float, b: float, rel: float = 1e-4) -> bool:
-    """Loose equality of two reported numbers (losses printed with 6 digits)."""
-    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)

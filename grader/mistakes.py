@@ -44,6 +44,22 @@ _ONE_HOT_TARGET = re.compile(r"Expected floating point type for target with clas
 _FLOAT_TARGET = re.compile(r"expected target dtype to be Long|expected scalar type Long but found")
 
 
+class Hint(str):
+    """A hint that names its mistake: ``key`` is the known mistake's identifier (see
+    :mod:`grader.diagnosis`), recorded with the check's result as its diagnosis."""
+
+    key: str
+
+    def __new__(cls, text: str, key: str) -> "Hint":
+        hint = super().__new__(cls, text)
+        hint.key = key
+        return hint
+
+
+def _named(key: str, text: str) -> str:
+    return Hint(text, key) if text else text
+
+
 def is_starter_stub(code: str, message: str = "") -> bool:
     """Whether the student's line is the starter's ``raise NotImplementedError`` (or a stub of
     their own), not a deliberate error such as ``raise NotImplementedError(f"unknown
@@ -61,18 +77,22 @@ def explain(type_name: str, message: str, code: str = "") -> str:
     code = code.strip()
     kernel = _INTEGER_KERNEL.search(message)
     if kernel and type_name in ("NotImplementedError", "RuntimeError"):
-        return _integer_kernel_hint(kernel.group(1), kernel.group(2), code)
+        loss = any(part in kernel.group(1).lower() for part in _LOSS_KERNELS)
+        return _named("loss_arguments_swapped" if loss else "integer_tensor",
+                      _integer_kernel_hint(kernel.group(1), kernel.group(2), code))
     if type_name == "IndexError" and _DIM_OF_1D.search(message):
-        return _one_hot_hint(code)
+        return _named("labels_taken_as_one_hot", _one_hot_hint(code))
     shapes = _MATMUL.search(message)
     if shapes and type_name == "RuntimeError":
-        return _flatten_hint(*(int(g) for g in shapes.groups()))
+        return _named("images_not_flattened", _flatten_hint(*(int(g) for g in shapes.groups())))
     if type_name == "RuntimeError" and _ONE_HOT_TARGET.search(message):
-        return ("The loss got one-hot integer rows as its target: `nn.CrossEntropyLoss` takes "
+        return _named("one_hot_target",
+                      "The loss got one-hot integer rows as its target: `nn.CrossEntropyLoss` takes "
                 "the class indices themselves (an int64 tensor [B]), which is what the grader's "
                 "data loaders give — drop the conversion to one-hot.")
     if type_name == "RuntimeError" and _FLOAT_TARGET.search(message):
-        return ("The loss needs the labels as class indices of type int64 (`torch.long`), as "
+        return _named("float_target",
+                      "The loss needs the labels as class indices of type int64 (`torch.long`), as "
                 "the grader's data loaders give them: do not convert them with `.float()` (or "
                 "convert back with `.long()`).")
     return ""

@@ -157,3 +157,15 @@ def test_a_check_that_recognised_the_mistake_itself_raises_it(submission):
     assert isinstance(failure, CheckFailure) and failure.mistake is FIRST_BATCH
     assert str(failure).startswith("perf_loop returns inside its `for` loop")
     assert "line 14" in str(failure)
+
+
+def test_exception_hints_name_their_mistake():
+    from grader import mistakes
+
+    hint = mistakes.explain("RuntimeError", "mat1 and mat2 shapes cannot be multiplied "
+                            "(112x28 and 784x10)", "return self.layers(x)")
+    assert hint.key == "images_not_flattened" and "flatten" in hint
+    swapped = mistakes.explain("RuntimeError", "\"nll_loss_out\" not implemented for 'Long'",
+                               "loss = loss_fn(y, model(x))")
+    assert swapped.key == "loss_arguments_swapped"
+    assert not hasattr(mistakes.explain("RuntimeError", "something else"), "key")
