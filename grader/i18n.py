@@ -128,8 +128,10 @@ def course_language(folder: str | os.PathLike) -> str | None:
         return None
     try:
         return checked(str(value))
-    except LanguageError as e:
-        raise LanguageError(f"{Path(folder) / 'assignment.toml'}: {e}") from None
+    except LanguageError as e:  # a broken assignment: reported as the loader reports one
+        from grader.assignment import AssignmentError
+
+        raise AssignmentError(f"{Path(folder) / 'assignment.toml'}: {e}") from None
 
 
 @contextlib.contextmanager
@@ -254,3 +256,75 @@ def description_text(doc: str) -> str:
 def check_description(doc: str) -> str:
     """The description of a check from its docstring, in the current language."""
     return gettext(description_text(doc))
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalogue's upkeep (a checkout of the course repository, where babel.cfg is)
+# ---------------------------------------------------------------------------------------------
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+KEYWORDS = ("lazy_gettext",)   # beyond Babel's defaults (_, gettext, ngettext, N_...)
+
+
+def extract(root: Path = REPOSITORY):
+    """Every message of the grader, its check files and its report templates, as
+    ``pybabel extract -F babel.cfg -k lazy_gettext`` finds them: a Babel ``Catalog``."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with open(root / "babel.cfg") as f:
+        method_map, options_map = parse_mapping_cfg(f, str(root / "babel.cfg"))
+    keywords = dict(DEFAULT_KEYWORDS, **{k: None for k in KEYWORDS})
+    catalog = Catalog(domain=DOMAIN, project="dl-grader")
+    for filename, lineno, message, comments, context in extract_from_dir(
+            str(root), method_map, options_map, keywords=keywords):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
+                    context=context)
+    return catalog
+
+
+def read_catalogue(lang: str):
+    from babel.messages.pofile import read_po
+
+    with open(po_path(lang), "rb") as f:
+        return read_po(f, locale=lang, domain=DOMAIN)
+
+
+def untranslated(lang: str = "fr", root: Path = REPOSITORY) -> list[str]:
+    """The extracted messages ``lang``'s catalogue does not translate (missing, empty or
+    fuzzy — a fuzzy guess is not used), as ``file:line: message``."""
+    catalog = read_catalogue(lang)
+    missing = []
+    for message in extract(root):
+        if not message.id:
+            continue
+        found = catalog.get(message.id, context=message.context)
+        strings = [] if found is None else (
+            list(found.string) if isinstance(found.string, (list, tuple)) else [found.string])
+        if found is None or found.fuzzy or not strings or not all(strings):
+            where = message.locations[0] if message.locations else ("?", 0)
+            text = message.id[0] if isinstance(message.id, tuple) else message.id
+            missing.append(f"{where[0]}:{where[1]}: {text}")
+    return missing
+
+
+def update_catalogue(lang: str = "fr", root: Path = REPOSITORY) -> None:
+    """``pybabel update``: add the new messages to ``lang``'s ``.po`` (untranslated), mark
+    the obsolete ones, keep the translations."""
+    from babel.messages.pofile import write_po
+
+    catalog = read_catalogue(lang)
+    catalog.update(extract(root), no_fuzzy_matching=True)
+    with open(po_path(lang), "wb") as f:
+        write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True,
+                 include_previous=False, sort_output=False)
+
+
+if __name__ == "__main__":  # python -m grader.i18n [update]: the messages French lacks
+    import sys
+
+    if sys.argv[1:] == ["update"]:
+        update_catalogue()
+    for line in untranslated():
+        print(line)
