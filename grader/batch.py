@@ -464,5 +464,8 @@ def write_grades(out: Path, submissions: list[Submission]) -> Path:
                          *[f"{scores[n]:g}" if n in scores else "" for n in names]])
     path = out / "grades.csv"
     write_atomically(path, buffer.getvalue())
+    from grader.late_policy import add_late_columns  # `grade late` was run: keep its columns
+
+    add_late_columns(out)
     return path
 

@@ -512,6 +512,46 @@ def moodle_feedback(
                   "multiple feedback files in a zip", soft_wrap=True)
 
 
+@app.command()
+def late(
+    results: Path = typer.Argument(..., help="The --out folder of `grade batch`."),
+    assignment: str = typer.Option(..., "--assignment", "-a", help="Assignment name."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="A TOML file with the [late] "
+                                          "table (default: the practical's assignment.toml)."),
+    worksheet: Optional[Path] = typer.Option(None, "--worksheet", help="Moodle's grading "
+                                             "worksheet: submission times from it."),
+    times: Optional[Path] = typer.Option(None, "--times", help="CSV student,submitted (ISO "
+                                         "8601): submission times (wins over the worksheet)."),
+    extensions: Optional[Path] = typer.Option(None, "--extensions", help="CSV student,due or "
+                                              "student,days: per-student extensions."),
+) -> None:
+    """Apply the late policy: grades.csv gains raw, late_by, penalty and final columns, and
+    `grade moodle-worksheet` uploads the final grade."""
+    from grader.assignment import load_assignment
+    from grader.late_policy import LatePolicyError, apply_policy, load_policy
+    from grader.moodle import MoodleError
+
+    try:
+        spec = load_assignment(assignment)
+        rule = load_policy(spec.folder, policy)
+        data = apply_policy(results, rule, worksheet=worksheet, times=times,
+                            extensions=extensions)
+    except (*_usage_errors(), LatePolicyError, MoodleError, OSError) as e:
+        fail_usage(str(e))
+    penalised = {k: v for k, v in data["students"].items() if v["penalty"]}
+    console.print(f"due {escape(data['due'])}: {len(penalised)} late student(s) penalised",
+                  soft_wrap=True)
+    for key, entry in sorted(penalised.items()):
+        console.print(f"  {escape(key)}: late by {escape(entry['late_by'])}, "
+                      f"{entry['raw']:g} - {entry['penalty']:g} = {entry['final']:g}",
+                      soft_wrap=True)
+    for title, names in (("no submission time (no penalty)", data["no_time"]),
+                         ("not matched", data["unmatched"])):
+        if names:
+            errors.print(f"[yellow]{len(names)} {title}:[/] {escape('; '.join(names))}",
+                         soft_wrap=True)
+
+
 def main() -> None:
     app()
 
