@@ -22,11 +22,11 @@ import pytest
 
 import grader
 from grader import data as datasets
-from grader import sandbox, slicing
+from grader import i18n, sandbox, slicing
 from grader.assignment import Assignment, AssignmentError, detect_assignment, load_assignment
 from grader.plugin import GradingContext, GradingPlugin
 from grader.results import GradingResult, SkippedStatement
-from grader.student_process import StudentProcess
+from grader.student_process import RequestLimits, StudentProcess
 from grader.submission import SubmissionError, find_submission_file, read_source
 
 JUDGE_INI = Path(__file__).with_name("judge.ini")
@@ -61,15 +61,21 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
           isolation: sandbox.Isolation | None = None, data_source: str = "offline",
           data_root: str | None = None, hidden_dir: str | None = None,
           student: str | None = None, junit_xml: str | os.PathLike | None = None,
-          only: str | None = None) -> GradingResult:
+          only: str | None = None, request_limits: RequestLimits | None = None,
+          spawner=None) -> GradingResult:
     """Grade the submission at ``path``. Raises :class:`AssignmentError` for an unknown or broken
     assignment and :class:`sandbox.IsolationUnavailable` when strong isolation is required but
     missing; anything wrong with the submission itself becomes failed checks with messages.
-    ``only``: run just the checks of this element of the assignment (``MLP``)."""
+    ``only``: run just the checks of this element of the assignment (``MLP``).
+    ``request_limits``: per-request limits measured on this machine (:mod:`grader.limits`);
+    None keeps the checks' ``time_limit`` markers. ``spawner``: where student processes come
+    from (a warm :class:`grader.zygote.Zygote`); None starts a fresh sandbox for each."""
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = Path(path)
     if not isinstance(assignment, Assignment):
         assignment = resolve_assignment(path, assignment, hidden_dir)
+    # Messages in the course's language unless --lang / $GRADER_LANG chose one (grader.i18n).
+    i18n.use_course_default(i18n.course_language(assignment.folder))
     if only is not None:
         only = element_named(assignment, only)
     isolation = isolation or sandbox.probe()
@@ -93,7 +99,8 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
         process = StudentProcess(source, plan, isolation=isolation, limits=limits,
                                  threads=assignment.threads, seed=assignment.seed,
                                  request_timeout=assignment.request_timeout_s,
-                                 hidden_paths=hidden_paths(assignment))
+                                 hidden_paths=hidden_paths(assignment),
+                                 request_limits=request_limits, spawner=spawner)
     if process is not None:
         process.set_budget(assignment.time_budget_s)
     context = GradingContext(assignment, process, load_error, isolation, hidden,
@@ -101,7 +108,8 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
     plugin = GradingPlugin(context)
     try:
         context.warm_up()  # the child imports torch while pytest collects the checks
-        exit_code = run_pytest(assignment, hidden, plugin, junit_xml, only=only)
+        exit_code = run_pytest(assignment, hidden, plugin, junit_xml, only=only,
+                               also=[CurrentCheck(process, assignment.required)])
     finally:
         context.close()
     if plugin.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR,
@@ -127,6 +135,8 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                           if not re.match(r"grader\.check\(", st.summary)]
     if process is not None:
         result.output = process.output.text()
+        result.request_costs = {check: {f: round(s, 4) for f, s in costs.items()}
+                                for check, costs in process.request_costs.items()}
         result.load_errors = _load_errors(process, assignment.name)
     result.dataset = _dataset_description(data_source, data_root)
     total = time.monotonic() - started
@@ -192,8 +202,23 @@ class OnlyElement:
         items[:] = kept
 
 
+class CurrentCheck:
+    """Plugin telling the student process which check sends its requests: a function that
+    timed out is named with the check it timed out in, and costs are measured per check."""
+
+    def __init__(self, process: StudentProcess | None, elements: list[str]):
+        self.process, self.elements = process, elements
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        from grader.plugin import check_name
+
+        if self.process is not None:
+            self.process.current_check = check_name(item, self.elements)
+
+
 def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
-               extra: list[str] = (), only: str | None = None) -> int:
+               extra: list[str] = (), only: str | None = None, also: list = ()) -> int:
     """Run the assignment's checks in this process with ``plugin`` (pytest's own JUnit XML
     writer when asked); ``only``: just the checks of that element."""
     files = assignment.check_files(hidden)
@@ -209,7 +234,7 @@ def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
     sys.path.insert(0, str(assignment.folder))
     try:
         with contextlib.redirect_stdout(sink):  # pytest's own progress output is not ours
-            plugins = [plugin] + ([OnlyElement(only, assignment.required)] if only else [])
+            plugins = [plugin, *also] + ([OnlyElement(only, assignment.required)] if only else [])
             return pytest.main(args, plugins=plugins)
     finally:
         sys.path.remove(str(assignment.folder))
@@ -263,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--student")
     parser.add_argument("--json-out", required=True)
     parser.add_argument("--only", help="only the checks of this element (MLP)")
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, help="the messages' language")
     args = parser.parse_args(argv)
+    if args.lang:
+        i18n.set_language(args.lang)
     try:
         result = grade(args.submission, args.assignment, hidden=args.hidden,
                        require_isolation=args.require_isolation, data_source=args.data,

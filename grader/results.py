@@ -77,6 +77,9 @@ class GradingResult:
     error: str | None = None            # the submission could not be graded at all
     output: str = ""                    # the student process's stdout/stderr, capped
     timings: dict[str, float] = field(default_factory=dict)
+    # check -> student function -> the longest request to it (s): what calibrates the
+    # per-request limits when the submission graded is the reference (grader.limits)
+    request_costs: dict[str, dict[str, float]] = field(default_factory=dict)
     started_at: str = ""
     execution_time_s: float = 0.0
 
@@ -123,14 +126,17 @@ class GradingResult:
 
     def summary_line(self) -> str:
         """The honest one-liner: what passed, and that hidden checks are still to come."""
+        from grader.i18n import _
+
         public = self.public()
         passed = sum(c.passed for c in public)
-        text = f"public checks: {passed}/{len(public)} passed"
+        text = _("public checks: {passed}/{total} passed").format(passed=passed, total=len(public))
         if self.hidden_included:
             hidden = self.hidden()
-            text += f", hidden checks: {sum(c.passed for c in hidden)}/{len(hidden)} passed"
+            text += _(", hidden checks: {passed}/{total} passed").format(
+                passed=sum(c.passed for c in hidden), total=len(hidden))
         else:
-            text += " — hidden checks run when your instructor grades"
+            text += _(" — hidden checks run when your instructor grades")
         return text
 
     def skipped_summary(self) -> str:
@@ -138,11 +144,16 @@ class GradingResult:
         `if __name__ == "__main__":` block, a training loop or a call before an import."""
         if not self.skipped:
             return ""
+        from grader.i18n import ngettext
+
         rank = {"main": 0, "loop": 1, "expression": 2}
         example = min(self.skipped, key=lambda s: next(
             (r for key, r in rank.items() if key in s.reason), len(rank)))
-        return (f"not run (top-level code the checks do not need): {len(self.skipped)} "
-                f"statement(s), e.g. {example.where}: {example.code}")
+        return ngettext("not run (top-level code the checks do not need): {count} statement, "
+                        "e.g. {where}: {code}",
+                        "not run (top-level code the checks do not need): {count} statements, "
+                        "e.g. {where}: {code}", len(self.skipped)).format(
+            count=len(self.skipped), where=example.where, code=example.code)
 
     # ---------------------------------------------------------------- (de)serialisation
 
@@ -176,6 +187,8 @@ class GradingResult:
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json: score, execution_time, output, tests[...]."""
+        from grader.i18n import _
+
         tests = []
         for number, check in enumerate(self.checks, start=1):
             tests.append({
@@ -187,7 +200,7 @@ class GradingResult:
                 # A hidden check's message may quote its hidden inputs (and student code can
                 # fill it with them): students get what it verifies, as the reports do.
                 "output": check.message if check.visibility != HIDDEN else (
-                    check.description or "hidden check"),
+                    check.description or _("hidden check")),
                 "tags": [check.element] + (["hidden"] if check.visibility == HIDDEN else []),
                 # Hidden checks are shown to students once grades are published: name, points
                 # and what they verify; never their message nor their source.
@@ -195,10 +208,11 @@ class GradingResult:
             })
         # What the text output says below its table, said here too: Gradescope shows only this.
         lines = [f"{self.title}: {self.score:g} / {self.max_score:g}", self.summary_line(),
-                 self.skipped_summary(), *(f"while loading: {e}" for e in self.load_errors),
+                 self.skipped_summary(),
+                 *(_("while loading: {error}").format(error=e) for e in self.load_errors),
                  self.isolation]
         if self.error:
-            lines.insert(0, f"error: {self.error}")
+            lines.insert(0, _("error: {error}").format(error=self.error))
         return {
             "score": self.score,
             "max_score": self.max_score,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import mistakes, sandbox, wire
+from grader import process_messages as say
 from grader.failures import (BadReply, CheckFailure, MissingName, NotImplementedYet,
                              StudentCrashed, StudentError, StudentTimeout)
 from grader.slicing import SlicePlan
@@ -137,12 +138,36 @@ class Stats:
     request_s: float = 0.0
 
 
+@dataclass
+class RequestLimits:
+    """Per-request time limits from what the reference's own requests cost on this machine.
+
+    ``costs[check][function]``: the longest request to ``function`` in ``check`` when the
+    reference was graded here (:mod:`grader.limits` measures and caches it). A request gets
+    ``factor`` times that, never less than ``floor`` seconds: a slow machine does not fail
+    honest code, a fast one does not wait minutes for an infinite loop. A request the
+    reference never made keeps the check's own limit (its ``time_limit`` marker).
+    """
+
+    costs: dict[str, dict[str, float]] = field(default_factory=dict)
+    factor: float = 8.0
+    floor: float = 10.0
+
+    def limit(self, check: str, function: str, default: float) -> float:
+        per_function = self.costs.get(check, {})
+        cost = per_function.get(function)
+        if cost is None and per_function:  # another call of that check: its costliest one
+            cost = max(per_function.values())
+        return default if cost is None else max(self.floor, self.factor * cost)
+
+
 class StudentProcess:
     def __init__(self, source: Source, plan: SlicePlan, *, isolation: sandbox.Isolation,
                  limits: sandbox.Limits = sandbox.Limits(), threads: int = 1, seed: int = 0,
                  request_timeout: float = 30.0, load_timeout: float = 120.0,
                  hidden_paths: list[Path] | None = None,
-                 max_reply_bytes: int = wire.DEFAULT_MAX_BYTES):
+                 max_reply_bytes: int = wire.DEFAULT_MAX_BYTES,
+                 request_limits: RequestLimits | None = None, spawner=None):
         self.source, self.plan, self.isolation, self.limits = source, plan, isolation, limits
         self.threads, self.seed = threads, seed
         self.request_timeout, self.load_timeout = request_timeout, load_timeout
@@ -162,6 +187,16 @@ class StudentProcess:
         self._load_failure: CheckFailure | None = None
         self._spawned_at = 0.0
         self._inside_file = ""
+        # Bounded hangs: the check now running (set by the judge), the functions that already
+        # ran past their limit (function -> (check, seconds)): they are not called again, and
+        # what each student function's requests cost per check (the calibration's measure).
+        self.current_check = ""
+        self.request_limits = request_limits
+        self.timed_out: dict[str, tuple[str, float]] = {}
+        self.request_costs: dict[str, dict[str, float]] = {}
+        # Where children come from: None, a fresh sandbox per child (grader.sandbox); or a
+        # warm zygote (grader.zygote) that forks them after importing torch.
+        self.spawner = spawner
 
     # ---------------------------------------------------------------- life cycle
 
@@ -187,8 +222,8 @@ class StudentProcess:
             self._load_failure = spent
             raise
         except StudentTimeout:  # the load is not retried: the next start would time out too
-            self._load_failure = StudentTimeout(f"loading the submission timed out after "
-                                                f"{self.load_timeout:g} s{self._slow_load_hint()}")
+            self._load_failure = StudentTimeout(say.slow_load(self.load_timeout,
+                                                              self._slow_load_culprits()))
             raise self._load_failure from None
         except CheckFailure as failure:
             self._load_failure = failure
@@ -196,24 +231,19 @@ class StudentProcess:
         report = load_report(reply, self.plan.kept_lines)
         if report is None:
             self._stop()
-            self._load_failure = BadReply("loading the submission: the student process sent back "
-                                          "a malformed load report; it was stopped")
+            self._load_failure = BadReply(say.malformed_load_report())
             raise self._load_failure
         self.load_report = self.last_load_report = report
         self.stats.startups += 1
         self.stats.startup_s += time.perf_counter() - self._spawned_at
         return self.load_report
 
-    def _slow_load_hint(self) -> str:
-        """Loading runs imports, definitions and the top-level statements they need: name the
+    def _slow_load_culprits(self) -> list[str]:
+        """Loading runs imports, definitions and the top-level statements they need: the
         statements that compute something (`SCALE = train_model(150)`), the likely culprits."""
         work = [st for st in (self.plan.statements[i] for i in self.plan.kept)
                 if st.kind not in ("import", "def", "class")]
-        if not work:
-            return ""
-        listed = "; ".join(f"{self.source.where(st.lineno)}: `{st.summary}`" for st in work[:3])
-        return (f" — the top-level code the grader runs at load: {listed} (your definitions use "
-                "what it defines); keep heavy work such as training out of it")
+        return [f"{self.source.where(st.lineno)}: `{st.summary}`" for st in work[:3]]
 
     def spawn(self) -> None:
         """Start a fresh child (it then imports torch and waits for the load request).
@@ -223,6 +253,13 @@ class StudentProcess:
         """
         self._stop()
         self._spawned_at = time.perf_counter()
+        if self.spawner is not None:
+            try:
+                self._proc, self._sock, self._launch = self.spawner.spawn(self)
+            except OSError as e:
+                raise StudentCrashed(say.could_not_start(str(e))) from None
+            self._started_child(self._proc)
+            return
         parent_sock, child_sock = socket.socketpair()
         fd = child_sock.fileno()
         python_argv = [sys.executable, "-I", "-u", "-c", _BOOTSTRAP.format(path=_grader_parent()),
@@ -244,10 +281,14 @@ class StudentProcess:
             launch.cleanup()
             parent_sock.close()
             child_sock.close()
-            raise StudentCrashed(f"the student process could not be started: {e}") from None
+            raise StudentCrashed(say.could_not_start(str(e))) from None
         child_sock.close()
         self._proc, self._sock, self._launch = proc, parent_sock, launch
-        self._inside_file = _inside_path(self.source.path, self.source.root, launch.submission_path)
+        self._started_child(proc)
+
+    def _started_child(self, proc) -> None:
+        self._inside_file = _inside_path(self.source.path, self.source.root,
+                                         self._launch.submission_path)
         self._reader = threading.Thread(target=self._drain, args=(proc,), daemon=True)
         self._reader.start()
         self.generation += 1
@@ -265,7 +306,9 @@ class StudentProcess:
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
+        if proc is not None and hasattr(proc, "kill_all"):  # a zygote's child: it kills the box
+            proc.kill_all()
+        elif proc is not None:
             if proc.poll() is None:
                 try:  # the whole session: bwrap and everything under it (or the plain child)
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -306,8 +349,7 @@ class StudentProcess:
             return self._exchange(message, timeout=timeout, what=what)
         end, seconds = self.budget
         left = end - time.monotonic()
-        ran_out = BudgetSpent(f"{what} was stopped: the grading's time budget ({seconds:g} s "
-                              "for all checks) ran out")
+        ran_out = BudgetSpent(say.budget_spent(what, seconds))
         if left <= 0:
             raise ran_out
         if left >= timeout:
@@ -329,8 +371,7 @@ class StudentProcess:
                 wire.send_frame(self._sock, payload)
             except socket.timeout:
                 self._stop()
-                raise StudentTimeout(f"{what} timed out after {timeout:g} s (the student "
-                                     "process stopped reading its requests)") from None
+                raise StudentTimeout(say.stopped_reading(what, timeout)) from None
             finally:
                 if self._sock is not None:
                     self._sock.settimeout(None)
@@ -338,8 +379,7 @@ class StudentProcess:
             reply = wire.loads(frame, max_bytes=self.max_reply_bytes)
         except wire.WireError as e:
             self._stop()
-            raise BadReply(f"{what}: the student process sent back something that is not plain "
-                           f"data ({e}); it was stopped") from None
+            raise BadReply(say.not_plain_data(what, str(e))) from None
         except (BrokenPipeError, ConnectionResetError, EOFError):
             raise self._died(what) from None
         finally:
@@ -347,13 +387,12 @@ class StudentProcess:
             self.stats.request_s += time.perf_counter() - started
         if not isinstance(reply, dict) or reply.get("id") != message["id"]:
             self._stop()
-            raise BadReply(f"{what}: the student process answered out of turn; it was stopped")
+            raise BadReply(say.out_of_turn(what))
         if "error" in reply:
             error = error_report(reply["error"])
             if error is None:
                 self._stop()
-                raise BadReply(f"{what}: the student process sent back a malformed error report; "
-                               "it was stopped")
+                raise BadReply(say.malformed_error(what))
             raise self._student_error(what, error)
         return self._wrap(reply.get("ok"))
 
@@ -363,8 +402,7 @@ class StudentProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._stop()
-                raise StudentTimeout(f"{what} timed out after {timeout:g} s (the student process "
-                                     "was stopped; later checks start a fresh one)")
+                raise StudentTimeout(say.timed_out(what, timeout))
             ready, _, _ = select.select([sock], [], [], remaining)
             if ready:
                 break
@@ -372,8 +410,7 @@ class StudentProcess:
             return wire.recv_frame(sock, max_bytes=self.max_reply_bytes, deadline=deadline)
         except socket.timeout:
             self._stop()
-            raise StudentTimeout(f"{what} timed out after {timeout:g} s while sending its "
-                                 "answer") from None
+            raise StudentTimeout(say.slow_answer(what, timeout)) from None
         finally:
             if sock.fileno() != -1:  # not when _stop() closed it
                 sock.settimeout(None)
@@ -390,17 +427,14 @@ class StudentProcess:
         self._stop()
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            how = f"was killed by {name}"
+            how = say.killed_by(name)
         elif code == 137 or memory_hit:
-            how = "was killed (exit 137)"
+            how = say.killed_137()
         else:
-            how = f"exited with code {code}"
-        if memory_hit or code in (-9, 137):
-            limit = self.limits.memory_bytes / 2**30
-            how += f" — most likely over the memory limit of {limit:g} GiB" if memory_hit else ""
+            how = say.exited_with(code)
         tail = self.output.text().strip().splitlines()[-3:]
-        extra = ("\nlast output: " + " | ".join(tail)) if tail else ""
-        return StudentCrashed(f"the student process {how} during {what}{extra}")
+        limit = self.limits.memory_bytes / 2**30 if memory_hit else None
+        return StudentCrashed(say.died(how, what, limit, tail))
 
     def _student_error(self, what: str, error: dict) -> StudentError:
         raw = [[f[0], f[1], f[2], self._code_line(f[0], f[1], f[3])] for f in error.get("frames", [])]
@@ -412,15 +446,11 @@ class StudentProcess:
         name = error.get("name")
         if kind == "NotImplementedError" and raw and mistakes.is_starter_stub(innermost, message):
             filename, lineno, function = raw[-1][:3]
-            return NotImplementedYet(what, "NotImplementedError", "", [], (
-                f"`{function}` is not implemented yet ({self._where(filename, lineno)}: the "
-                "starter code's `raise NotImplementedError` is still there)"), short=True)
+            return NotImplementedYet(what, "NotImplementedError", "", [], say.not_implemented(
+                function, self._where(filename, lineno)), short=True)
         if kind == "NameError" and name in self.plan.only_in_skipped:
             line = self.plan.only_in_skipped[name]
-            hint = (f"`{name}` is only defined by the top-level statement at "
-                    f"{self.source.where(line)}, which the grader does not run (training, plots "
-                    "and downloads at the top level are skipped): define it inside your function "
-                    "or at the top level without side effects.")
+            hint = say.defined_only_by_skipped(name, self.source.where(line))
         if kind == "NameError" and name and not hint:  # defined by a statement that failed
             from grader import missing
 
@@ -466,8 +496,27 @@ class StudentProcess:
         for value in list(args) + list(kwargs.values()):
             self._check_alive(value)
         what = describe_call(target, args, kwargs)
-        return self.request("call", path=target._path, args=_paths(args), kwargs=_paths(kwargs),
-                            timeout=timeout, what=what)
+        function = function_called(target, args)
+        if function in self.timed_out:  # an infinite loop is not waited for twice
+            check, seconds = self.timed_out[function]
+            raise StudentTimeout(say.timed_out_before(function, check, seconds))
+        limit = timeout or self.request_timeout
+        if self.request_limits is not None:
+            limit = self.request_limits.limit(self.current_check, function, limit)
+        if not self.running:
+            self.start()  # a restart's load has its own limit: not this function's cost
+        started = time.perf_counter()
+        try:
+            return self.request("call", path=target._path, args=_paths(args),
+                                kwargs=_paths(kwargs), timeout=limit, what=what)
+        except BudgetSpent:
+            raise
+        except StudentTimeout:
+            self.timed_out[function] = (self.current_check, limit)
+            raise
+        finally:
+            costs = self.request_costs.setdefault(self.current_check, {})
+            costs[function] = max(costs.get(function, 0.0), time.perf_counter() - started)
 
     def get(self, target: "Remote", *, timeout: float | None = None) -> Any:
         self._check_alive(target)
@@ -481,8 +530,7 @@ class StudentProcess:
     def _check_alive(self, value) -> None:
         if isinstance(value, Remote) and value._path.root[0] == "handle" and (
                 value._generation != self.generation or not self.running):
-            raise StudentCrashed(f"{value!r} was lost: the student process was restarted after "
-                                 "an earlier failure (a time-out or a crash) in this check")
+            raise StudentCrashed(say.handle_lost(repr(value)))
 
 
 class Remote:
@@ -580,10 +628,22 @@ def describe_call(target: Remote, args: tuple, kwargs: dict) -> str:
     if name == "grader.recipes.call_with_module_globals" and args:
         target, args = args[0], args[2:]  # the student's function, run with the grader's loops
         name = target._path.describe()
-    elif name.startswith("grader."):
+    elif name.startswith(("grader.", "practical.")):  # practical: the folder's child-side helpers
         name = name.rsplit(".", 1)[-1]
     parts = [_describe_arg(a) for a in args] + [f"{k}={_describe_arg(v)}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
+
+
+def function_called(target: Remote, args: tuple) -> str:
+    """The student function a call runs, named the same in every check: ``train_loop``,
+        ``MLP.forward`` for a model's forward (a handle's number changes, its class does not)."""
+    name = target._path.describe()
+    if name == "grader.recipes.call_with_module_globals" and args and isinstance(args[0], Remote):
+        target = args[0]
+    if target._path.root[0] == "handle":
+        return ".".join([target._type or "object", *target._path.attrs])
+    name = target._path.describe()
+    return name.rsplit(".", 1)[-1] if name.startswith("grader.") else name
 
 
 def _describe_arg(value) -> str:

@@ -108,7 +108,12 @@ def test_timeout_kills_restarts_and_loses_handles(spawn):
     net = student.Net()
     with pytest.raises(StudentTimeout, match=r"sleeps\(30\) timed out after 2 s"):
         student.sleeps(30)
-    assert student.sleeps(0) == "woke up"  # a fresh process
+    assert student.double(torch.ones(1)).item() == 2.0  # a fresh process
+    assert process.stats.startups == 2
+    # a function that ran past its limit is not waited for again, whatever its arguments
+    with pytest.raises(StudentTimeout, match=r"`sleeps` was not called again: it already timed "
+                                             r"out after 2 s"):
+        student.sleeps(0)
     assert process.stats.startups == 2
     with pytest.raises(StudentCrashed, match="was lost"):
         net(torch.zeros(1, 4))
