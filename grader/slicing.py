@@ -22,6 +22,8 @@ import symtable
 import sys
 from dataclasses import dataclass, field
 
+from grader.i18n import N_
+
 
 class SubmissionSyntaxError(Exception):
     """The submission does not parse; carries the student's line."""
@@ -318,11 +320,13 @@ def _plan(tree: ast.Module, source: str, filename: str, required: list[str]) -> 
 
 
 def _reason(st: Statement) -> str:
+    # Kept in English in results (grader.results ranks them by these words); the reports
+    # translate them when they show them (N_: in the catalogue).
     return {
-        "main-guard": "`if __name__ == \"__main__\"` block",
-        "loop": "top-level loop (training runs are not re-run)",
-        "expression": "top-level expression (calls, plots and prints are not re-run)",
-    }.get(st.kind, "not needed by the graded names")
+        "main-guard": N_("`if __name__ == \"__main__\"` block"),
+        "loop": N_("top-level loop (training runs are not re-run)"),
+        "expression": N_("top-level expression (calls, plots and prints are not re-run)"),
+    }.get(st.kind, N_("not needed by the graded names"))
 
 
 def _describe(index: int, node: ast.stmt, lines: list[str], scope_globals) -> Statement:
