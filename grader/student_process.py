@@ -497,9 +497,14 @@ class StudentProcess:
             self._check_alive(value)
         what = describe_call(target, args, kwargs)
         function = function_called(target, args)
-        if function in self.timed_out:  # an infinite loop is not waited for twice
-            check, seconds = self.timed_out[function]
-            raise StudentTimeout(say.timed_out_before(function, check, seconds))
+        # The student's functions this call runs: itself, or those a grader helper is given
+        # (`train(model, ..., train_loop=student.train_loop)` runs the student's train_loop).
+        runs = [name for name in (_student_function(v) for v in [*args, *kwargs.values()])
+                if name] or [function]
+        for name in [function, *runs]:
+            if name in self.timed_out:  # an infinite loop is not waited for twice
+                check, seconds = self.timed_out[name]
+                raise StudentTimeout(say.timed_out_before(name, check, seconds))
         limit = timeout or self.request_timeout
         if self.request_limits is not None:
             limit = self.request_limits.limit(self.current_check, function, limit)
@@ -512,7 +517,8 @@ class StudentProcess:
         except BudgetSpent:
             raise
         except StudentTimeout:
-            self.timed_out[function] = (self.current_check, limit)
+            for name in runs:
+                self.timed_out[name] = (self.current_check, limit)
             raise
         finally:
             costs = self.request_costs.setdefault(self.current_check, {})
@@ -640,10 +646,17 @@ def function_called(target: Remote, args: tuple) -> str:
     name = target._path.describe()
     if name == "grader.recipes.call_with_module_globals" and args and isinstance(args[0], Remote):
         target = args[0]
-    if target._path.root[0] == "handle":
-        return ".".join([target._type or "object", *target._path.attrs])
+    if target._path.root[0] == "handle":  # model(x) runs the class's forward
+        return ".".join([target._type or "object", *(target._path.attrs or ("forward",))])
     name = target._path.describe()
     return name.rsplit(".", 1)[-1] if name.startswith("grader.") else name
+
+
+def _student_function(value) -> str | None:
+    """``train_loop`` for ``student.train_loop`` passed as an argument; None otherwise."""
+    if isinstance(value, Remote) and value._path.root == ("module",) and value._path.attrs:
+        return value._path.describe()
+    return None
 
 
 def _describe_arg(value) -> str:
@@ -692,6 +705,8 @@ def _grader_parent() -> str:
 
 
 def _memory_limit_hit(launch: sandbox.Launch) -> bool:
+    if hasattr(launch, "memory_hit"):  # a zygote's child: its box's failures since the fork
+        return launch.memory_hit()
     for cg in launch.cgroups:
         failcnt = cg / "memory.failcnt"
         try:
