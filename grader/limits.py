@@ -36,8 +36,12 @@ def cache_dir() -> Path:
 
 def machine_key() -> str:
     """What makes one machine's timings another's: its CPU, its core count, torch's version."""
-    import torch
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = ""
     cpu = ""
     try:
         cpu = next((line.split(":", 1)[1].strip() for line in
@@ -46,7 +50,7 @@ def machine_key() -> str:
     except OSError:
         pass
     text = "|".join([platform.node(), platform.machine(), cpu, str(os.cpu_count()),
-                     torch.__version__])
+                     torch_version])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -72,7 +76,7 @@ def reference_file(assignment: Assignment) -> Path | None:
 def cached(assignment: Assignment) -> RequestLimits | None:
     try:
         data = json.loads(cache_path(assignment).read_text())
-        return RequestLimits(costs=data["costs"])
+        return RequestLimits(costs=data["costs"]) if data["costs"] else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -87,18 +91,26 @@ def measure(assignment: Assignment, **grade_options) -> RequestLimits | None:
     if path is None:
         return None
     result = judge.grade(path, assignment, hidden=True, request_limits=None, **grade_options)
-    if result.error or result.score < result.max_score:
-        return None
+    # A reference that does not score full marks here measures nothing (its timings would not
+    # be those of working code): cached as such, so that it is not graded again and again.
+    full_marks = result.error is None and result.score >= result.max_score
     costs = {check: {f: round(s, 4) for f, s in functions.items()}
-             for check, functions in result.request_costs.items()}
+             for check, functions in result.request_costs.items()} if full_marks else {}
     target = cache_path(assignment)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, json.dumps({"assignment": assignment.name,
                                          "checks_hash": assignment.checks_hash(True),
                                          "machine": machine_key(), "costs": costs}, indent=1))
-    return RequestLimits(costs=costs)
+    return RequestLimits(costs=costs) if costs else None
+
+
+def measured(assignment: Assignment) -> bool:
+    """Whether this machine has measured this assignment's checks (with or without result)."""
+    return cache_path(assignment).is_file()
 
 
 def for_machine(assignment: Assignment, **grade_options) -> RequestLimits | None:
     """The cached limits, else measured now (once per machine), else None (markers' limits)."""
-    return cached(assignment) or measure(assignment, **grade_options)
+    if measured(assignment):
+        return cached(assignment)
+    return measure(assignment, **grade_options)
