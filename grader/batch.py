@@ -1,7 +1,11 @@
 """Grading a whole class: discover submissions, grade them in parallel, write every result.
 
-Each student is graded by its own judge process (``python -m grader.judge``): a crash, a hang
-or a broken file costs that student a row with the reason, never the batch. Results are
+Each student is graded by a judge process apart from the batch: a warm worker
+(:mod:`grader.worker`, one per parallel slot, reused from student to student; its student
+processes fork from a warm zygote) or, with ``warm=False``, a fresh ``python -m grader.judge``.
+A crash, a hang or a broken file costs that student a row with the reason, never the batch
+(a worker that dies or hangs is replaced). With ``executor="dask"`` the students are graded on
+the workers of a Dask cluster (:mod:`grader.dask_executor`), their results written here. Results are
 written atomically the moment they are known (``<out>/<student>/grading.json`` first, then
 the reports), so killing the batch loses nothing finished: rerunning skips every student whose
 ``grading.json`` exists, unless ``force``.
@@ -18,11 +22,15 @@ import hashlib
 import io
 import json
 import os
+import queue
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -284,10 +292,118 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
         pass
 
 
+class WorkerFailed(Exception):
+    """A warm worker died or ran past its time; the message is the student's row reason."""
+
+
+class JudgeWorker:
+    """One warm judge process (``python -P -m grader.worker``), started on first use."""
+
+    def __init__(self, cwd: Path, log: Path):
+        self.cwd, self.log = cwd, log
+        self.proc: subprocess.Popen | None = None
+        self._buffer = b""
+
+    def run(self, job: dict, timeout: float) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            self.proc.stdin.write((json.dumps(job) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            raise WorkerFailed(self._death()) from None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise WorkerFailed(f"grading did not finish within {timeout:g} s")
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if not chunk:
+                    raise WorkerFailed(self._death())
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self.close()
+            raise WorkerFailed("the grading process answered nonsense") from None
+        return reply if isinstance(reply, dict) else {"error": "the grading process answered nonsense"}
+
+    def _start(self) -> None:
+        self.close()
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(self.log, "ab") as log:
+            # -P and a folder of ours as cwd: a student's `pytest.py` next to the batch is
+            # never imported by the judge (see grade_one).
+            self.proc = subprocess.Popen(
+                [sys.executable, *_SAFE_PATH, "-m", "grader.worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=log, cwd=self.cwd, env=env,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        self._buffer = b""
+
+    def _death(self) -> str:
+        code = self.proc.wait() if self.proc is not None else None
+        self.proc = None
+        try:
+            lines = [line for line in self.log.read_text(errors="replace").splitlines()
+                     if line.strip()]
+        except OSError:
+            lines = []
+        last = lines[-1] if lines else ""
+        return f"the grading process stopped (exit code {code}){': ' + last if last else ''}"
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()  # its zygote's sandbox dies with it (--die-with-parent)
+            proc.wait()
+
+
+class WorkerPool:
+    """``size`` warm judges, each grading one student at a time; the per-request limits are
+    measured (grader.limits) by the first worker before any student is graded."""
+
+    def __init__(self, size: int, workdir: Path, calibrated_limits: bool = True):
+        self.idle: queue.Queue[JudgeWorker] = queue.Queue()
+        for n in range(max(1, size)):
+            self.idle.put(JudgeWorker(workdir, workdir / f"worker-{n}.log"))
+        self.calibrated_limits = calibrated_limits
+        self._calibration = threading.Lock()
+        self._calibrated = not calibrated_limits
+
+    def run(self, job: dict, timeout: float) -> dict:
+        worker = self.idle.get()
+        try:
+            if not self._calibrated:
+                with self._calibration:
+                    if not self._calibrated:
+                        self._calibrated = True
+                        try:  # a reference grading: the time of one student, once per machine
+                            worker.run({**job, "calibrate": True}, timeout)
+                        except WorkerFailed:
+                            pass
+            return worker.run({**job, "calibrated_limits": self.calibrated_limits}, timeout)
+        finally:
+            self.idle.put(worker)
+
+    def close(self) -> None:
+        while not self.idle.empty():
+            self.idle.get().close()
+
+
+_SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
+
+
 def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
               hidden_dir: str | None = None, data_source: str = "offline",
-              require_isolation: bool = False) -> GradingResult:
-    """Grade one student in a fresh judge process; any failure becomes a result with a reason."""
+              require_isolation: bool = False, pool: WorkerPool | None = None) -> GradingResult:
+    """Grade one student in a warm worker of ``pool``, else in a fresh judge process; any
+    failure becomes a result with a reason."""
     folder = out / submission.key
     folder.mkdir(parents=True, exist_ok=True)
     if submission.problem:
@@ -297,6 +413,9 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
         return error_result(assignment, submission, corrupt)
     target = folder / f".{RESULT_FILE}.judge"
     target.unlink(missing_ok=True)
+    if pool is not None:
+        return _grade_in_worker(assignment, submission, target, pool, hidden_dir=hidden_dir,
+                                data_source=data_source, require_isolation=require_isolation)
     # `python -m` puts the current folder first on sys.path, and instructors run batches from
     # the submissions folder: a student's `pytest.py` would be imported by the judge, outside
     # any sandbox. -P (3.11+) keeps it off; the judge also runs from the student's results
@@ -322,6 +441,29 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
         lines = [line for line in (proc.stderr or "").strip().splitlines() if line.strip()]
         reason = lines[-1] if lines else f"the judge exited with code {proc.returncode}"
         return error_result(assignment, submission, reason.removeprefix("error: "))
+    try:
+        result = GradingResult.load(target)
+    except (OSError, ValueError, TypeError) as e:
+        return error_result(assignment, submission, f"unreadable result: {e}")
+    finally:
+        target.unlink(missing_ok=True)
+    result.student = submission.student
+    return result
+
+
+def _grade_in_worker(assignment: Assignment, submission: Submission, target: Path,
+                     pool: WorkerPool, **options) -> GradingResult:
+    job = {"submission": os.path.abspath(submission.path), "assignment": assignment.name,
+           "student": submission.student, "json_out": os.path.abspath(target),
+           "hidden_dir": os.path.abspath(options["hidden_dir"]) if options["hidden_dir"] else None,
+           "data": options["data_source"], "require_isolation": options["require_isolation"]}
+    try:
+        reply = pool.run(job, assignment.time_budget_s * 2 + 120)
+    except WorkerFailed as e:
+        return error_result(assignment, submission, str(e))
+    if "error" in reply or not target.is_file():
+        return error_result(assignment, submission, str(reply.get("error") or
+                                                         "the grading process wrote no result"))
     try:
         result = GradingResult.load(target)
     except (OSError, ValueError, TypeError) as e:
@@ -364,7 +506,13 @@ class BatchSummary:
 def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int = 2,
               force: bool = False, hidden_dir: str | None = None, data_source: str = "offline",
               require_isolation: bool = False,
-              progress: Callable[[str, int, int], None] | None = None) -> BatchSummary:
+              progress: Callable[[str, int, int], None] | None = None,
+              executor: str = "local", scheduler: str | None = None, warm: bool = True,
+              calibrated_limits: bool = True) -> BatchSummary:
+    """Grade every submission of ``source`` into ``out``. ``executor``: "local" (``workers``
+    judges on this machine: warm workers, or fresh judge processes when not ``warm``) or
+    "dask" (one task per student on the cluster at ``scheduler``). ``calibrated_limits``:
+    per-request limits from the reference's costs on the grading machine (grader.limits)."""
     out.mkdir(parents=True, exist_ok=True)
     submissions = discover(source, out / ".work")
     todo = [s for s in submissions if force or not _already_graded(out, s)]
@@ -373,31 +521,62 @@ def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int =
     failures: list[str] = []
     if progress:
         progress("start", skipped, len(submissions))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(grade_one, assignment, s, out, hidden_dir=hidden_dir,
-                               data_source=data_source, require_isolation=require_isolation): s
-                   for s in todo}
-        for future in as_completed(futures):
-            submission = futures[future]
-            try:
-                result = future.result()
-            except Exception as e:  # a bug of ours must not stop the batch either
-                result = error_result(assignment, submission, f"grader error: {type(e).__name__}: {e}")
-            try:
-                write_student(result, out / submission.key)
-                write_grades(out, submissions)
-            except Exception as e:  # a full disk, a bug of ours: the next students go on
-                failures.append(f"{submission.student}: results not written ({type(e).__name__}: {e})")
-            done += 1
-            if progress:
-                progress(submission.student, skipped + done, len(submissions))
+    options = dict(hidden_dir=hidden_dir, data_source=data_source,
+                   require_isolation=require_isolation)
+    if executor == "dask":
+        from grader import dask_executor
+
+        graded = dask_executor.grade_all(assignment, todo, out, scheduler=scheduler,
+                                         calibrated_limits=calibrated_limits, **options)
+    elif executor == "local":
+        graded = _grade_locally(assignment, todo, out, workers=workers, warm=warm,
+                                calibrated_limits=calibrated_limits, **options)
+    else:
+        raise BatchError(f"unknown executor `{executor}`: local or dask")
+    for submission, result in graded:  # each written the moment it is known
+        try:
+            write_student(result, out / submission.key)
+            from grader.similarity import save_kept_code  # for `grade similarity`
+
+            save_kept_code(assignment, submission.path, out / submission.key)
+            write_grades(out, submissions)
+        except Exception as e:  # a full disk, a bug of ours: the next students go on
+            failures.append(f"{submission.student}: results not written ({type(e).__name__}: {e})")
+        done += 1
+        if progress:
+            progress(submission.student, skipped + done, len(submissions))
     write_grades(out, submissions)
     results = [r for r in _load_results(out, submissions) if r is not None]
+    from grader.similarity import summary_section  # a similarity run stays linked
+
     write_atomically(out / "summary.html", reports.render_summary(
-        assignment.title, _rows(out, submissions), [r for r in results if r.error is None]))
+        assignment.title, _rows(out, submissions), [r for r in results if r.error is None],
+        similarity=summary_section(out)))
     errors = sum(1 for r in results if r.error)
     return BatchSummary(graded=len(todo), skipped=skipped, errors=errors, out=out,
                         not_written=failures)
+
+
+def _grade_locally(assignment: Assignment, todo: list[Submission], out: Path, *, workers: int,
+                   warm: bool, calibrated_limits: bool, **options):
+    """(submission, result) pairs as they finish, graded by ``workers`` judges here."""
+    pool = WorkerPool(workers, out / ".work", calibrated_limits) if warm else None
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
+            futures = {threads.submit(grade_one, assignment, s, out, pool=pool, **options)
+                       if pool is not None else
+                       threads.submit(grade_one, assignment, s, out, **options): s for s in todo}
+            for future in as_completed(futures):
+                submission = futures[future]
+                try:
+                    result = future.result()
+                except Exception as e:  # a bug of ours must not stop the batch either
+                    result = error_result(assignment, submission,
+                                          f"grader error: {type(e).__name__}: {e}")
+                yield submission, result
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def _already_graded(out: Path, submission: Submission) -> bool:

@@ -201,15 +201,16 @@ def _readable_submission(path: Path, assignment: Optional[str], hidden_dir) -> N
 
 
 def print_result(result) -> None:
-    table = Table(title=f"{result.title}", title_justify="left", show_lines=False, expand=False)
+    table = Table(title=escape(_(result.title)), title_justify="left", show_lines=False,
+                  expand=False)
     table.add_column("", width=1)
     table.add_column(_("check"), overflow="fold")
     table.add_column(_("points"), justify="right", no_wrap=True)
     table.add_column(_("message"), overflow="fold")
     for c in result.checks:
         mark = "[green]✓[/]" if c.passed else ("[yellow]~[/]" if c.score > 0 else "[red]✗[/]")
-        name = escape(c.name) + (f" [dim]{escape(_('(hidden)'))}[/]"
-                                 if c.visibility == "hidden" else "")
+        hidden_mark = " [dim]" + escape(_("(hidden)")) + "[/]"
+        name = escape(c.name) + (hidden_mark if c.visibility == "hidden" else "")
         table.add_row(mark, name, f"{c.score:g}/{c.max_score:g}", escape(c.message))
     if result.error:
         console.print(f"[bold red]{escape(result.error)}[/]", soft_wrap=True)
@@ -222,7 +223,9 @@ def print_result(result) -> None:
     if result.skipped:
         console.print(f"[dim]{escape(result.skipped_summary())}[/]")
     for error in result.load_errors:
-        console.print(f"[yellow]{escape(_('while loading:'))} {escape(error)}[/]")
+        console.print("[yellow]" + escape(_("while loading:")) + f" {escape(error)}[/]")
+    for note in getattr(result, "notes", []):
+        console.print(f"[dim]{escape(note)}[/]", soft_wrap=True)
     console.print(f"[dim]{escape(result.isolation)} · {result.execution_time_s:.1f} s · "
                   + escape(_("grader {version} · checks {checks}").format(
                       version=result.grader_version, checks=result.checks_hash)) + "[/]")
@@ -240,6 +243,8 @@ def batch(
     require_isolation: bool = typer.Option(False, "--require-isolation"),
     data: str = DATA_OPTION,
     lang: Optional[str] = LANG_OPTION,
+    similarity: bool = typer.Option(False, "--similarity", help="Then compare the students' "
+                                    "graded code and wrong values (see `grade similarity`)."),
 ) -> None:
     """Grade a whole class (hidden checks included); resumable: rerun to finish."""
     from grader.assignment import load_assignment
@@ -269,12 +274,14 @@ def batch(
     except _usage_errors() as e:
         fail_usage(str(e))
     for line in summary.not_written:
-        errors.print(f"[bold red]{escape(_('not saved:'))}[/] {escape(line)}")
+        errors.print("[bold red]" + escape(_("not saved:")) + f"[/] {escape(line)}")
     console.print(escape(_("graded {graded}, skipped {skipped} already graded, {errors} could "
                            "not be graded").format(graded=summary.graded, skipped=summary.skipped,
                                                    errors=summary.errors))
                   + f" · {escape(str(out / 'grades.csv'))} · "
                   f"{escape(str(out / 'summary.html'))}", soft_wrap=True)
+    if similarity:
+        _similarity(out, spec)
 
 
 @app.command("list")
@@ -283,23 +290,35 @@ def list_command(
 ) -> None:
     """List the assignments with their points, checks and time budgets."""
     from grader.assignment import hidden_root, list_assignments
-    from grader.judge import collect_checks
+    from grader.layout import check_problems, collect_named_checks, file_problems
 
     table = Table(title="assignments", title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("title", ratio=1)  # the title wraps; names and numbers never do
     for column in ("points", "public", "hidden", "budget"):
         table.add_column(column, justify="right", no_wrap=True)
+    problems = []   # a broken folder is named, one line each; the others are still listed
     try:
         for a in list_assignments():
             a.hidden_root = hidden_root(hidden_dir)
-            checks = collect_checks(a, hidden=True)
-            public = [c for c in checks if c[2] == "public"]
-            table.add_row(a.name, a.title, f"{sum(c[1] for c in checks):g}", str(len(public)),
-                          str(len(checks) - len(public)), f"{a.time_budget_s:g} s")
+            found = file_problems(a)
+            if not found:
+                checks = collect_named_checks(a, hidden=True)
+                found = check_problems(a, checks)
+            if found:
+                problems += found
+                continue
+            public = [c for c in checks if c.visibility == "public"]
+            table.add_row(a.name, _(a.title), f"{sum(c.points for c in checks):g}",
+                          str(len(public)), str(len(checks) - len(public)),
+                          f"{a.time_budget_s:g} s")
     except _usage_errors() as e:
         fail_usage(str(e))
     console.print(table)
+    for line in problems:
+        errors.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
+    if problems:
+        raise typer.Exit(EXIT_USAGE)
 
 
 @app.command()
@@ -378,6 +397,43 @@ def gradescope(
     console.print(escape(_("wrote {path}: {score:g}").format(path=results,
                                                                score=payload.get("score", 0))),
                   soft_wrap=True)
+
+
+@app.command("answer-key")
+def answer_key_command(
+    name: str = typer.Argument(..., help="Assignment name (one that declares experiments)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per experiment "
+                                        "(default 3; the quick profile's own number with --quick)."),
+    quick: bool = typer.Option(False, "--quick", help="The reduced budget of experiments.toml's "
+                               "[quick] table (fewer experiments and epochs): minutes, not hours."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the key (JSON; "
+                                       "the HTML page goes beside it). Default: "
+                                       "assignments/<name>/answer_key.json, where grading reads it."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when "
+                                         "available)."),
+    data_dir: Optional[Path] = DATA_DIR_OPTION,
+) -> None:
+    """Run the reference on every declared experiment over several seeds: the answer key
+    (ranges per experiment) and an HTML page of the curves and table. Rerun to resume."""
+    from grader import answer_key
+    from grader.experiments import ExperimentError
+
+    try:
+        total = answer_key.total_weight(name, quick, seeds)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(_("answer key"), total=total)
+
+            def progress(advance: int, description: str) -> None:
+                bar.update(task, advance=advance, description=escape(description))
+
+            path = answer_key.generate(name, seeds=seeds, quick=quick, out=out, device=device,
+                                       data_root=data_dir, progress=progress,
+                                       say=lambda line: console.print(escape(line)))
+    except (ExperimentError, *_usage_errors()) as e:
+        fail_usage(str(e))
+    console.print(_("answer key: {key} · page: {page}").format(
+        key=path, page=answer_key.html_path(path)), soft_wrap=True)
 
 
 @app.command("export-student")
@@ -550,6 +606,40 @@ def late(
         if names:
             errors.print(f"[yellow]{len(names)} {title}:[/] {escape('; '.join(names))}",
                          soft_wrap=True)
+
+
+def _similarity(results: Path, spec) -> None:
+    from grader.similarity import FLAG_THRESHOLD, run
+
+    pairs = run(results, spec)
+    flagged = [p for p in pairs if p.flagged]
+    console.print(escape(_("similarity: {pairs} pairs compared, {flagged} to look at (code >= "
+                           "{threshold:.0%} or the same rare wrong values)").format(
+        pairs=len(pairs), flagged=len(flagged), threshold=FLAG_THRESHOLD))
+        + f" · {escape(str(results / 'similarity.html'))} · "
+        f"{escape(str(results / 'similarity.csv'))}", soft_wrap=True)
+    for p in flagged[:10]:
+        console.print(escape(_("{a} / {b}: code {code:.0%}, {wrong} same wrong value(s)").format(
+            a=p.a.name, b=p.b.name, code=p.code, wrong=len(p.same_wrong))), soft_wrap=True)
+
+
+@app.command("similarity")
+def similarity_command(
+    results: Path = typer.Argument(..., help="The --out folder of `grade batch`."),
+    assignment: str = typer.Option(..., "--assignment", "-a", help="Assignment name."),
+) -> None:
+    """Rank pairs of students by shared code (starter code excluded) and shared wrong values:
+    similarity.html, similarity.csv, linked from summary.html. Grades are unchanged."""
+    from grader.assignment import load_assignment
+
+    if not results.is_dir():
+        fail_usage(_("{path}: no such results folder (the --out of `grade batch`)").format(
+            path=results))
+    try:
+        spec = load_assignment(assignment)
+    except _usage_errors() as e:
+        fail_usage(str(e))
+    _similarity(results, spec)
 
 
 def main() -> None:
