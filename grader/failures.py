@@ -6,6 +6,8 @@ plugin shows their message as it is, without a grader traceback.
 
 from __future__ import annotations
 
+from grader.i18n import _
+
 
 class CheckFailure(AssertionError):
     """A check found something wrong. ``str(exc)`` is the whole message for the report."""
@@ -21,7 +23,9 @@ class StudentError(CheckFailure):
         if short:  # the hint says it all
             super().__init__(hint)
             return
-        text = f"{call} raised {type_name}: {message}" if message else f"{call} raised {type_name}"
+        text = (_("{call} raised {error}: {message}").format(call=call, error=type_name,
+                                                              message=message)
+                if message else _("{call} raised {error}").format(call=call, error=type_name))
         if where:
             text += "\n" + "\n".join(f"  {w}" for w in where)
         if hint:

@@ -248,6 +248,22 @@ def extract_checks(fileobj, keywords, comment_tags, options):
                 yield node.lineno, None, text, ["check description"]
 
 
+def extract_settings(fileobj, keywords, comment_tags, options):
+    """Babel extraction method for ``assignment.toml``: the practical's title (reports and
+    ``grade list`` show it translated)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    text = fileobj.read().decode("utf-8")
+    title = tomllib.loads(text).get("assignment", {}).get("title")
+    if title:
+        line = next((i for i, row in enumerate(text.splitlines(), 1)
+                     if row.lstrip().startswith("title")), 1)
+        yield line, None, title, ["assignment title"]
+
+
 def description_text(doc: str) -> str:
     """A check's docstring as its one-line description: the first paragraph, spaces folded."""
     return " ".join(doc.strip().split("\n\n")[0].split())

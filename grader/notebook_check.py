@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.i18n import _
+
 SAVE_TIMEOUT_S = 8.0       # a JupyterLab save takes well under a second
 COLAB_TIMEOUT_S = 30.0
 POLL_S = 0.1
@@ -74,7 +76,7 @@ def find_notebook(notebook: str | os.PathLike | None = None, *, save: bool = Tru
     if notebook is not None:
         path = Path(notebook).expanduser()
         if not path.is_file():
-            raise NotebookCheckError(f"{path}: no such notebook")
+            raise NotebookCheckError(_("{path}: no such notebook").format(path=path))
         return _saved_file(path, _jupyter_front_end() or "Jupyter", save, save_timeout)
     if "google.colab" in sys.modules:
         return colab_notebook()
@@ -82,7 +84,8 @@ def find_notebook(notebook: str | os.PathLike | None = None, *, save: bool = Tru
     if vscode:
         path = Path(vscode)
         if path.is_file():
-            return _from_file(path, "VS Code", "VS Code cannot be asked to save from the kernel")
+            return _from_file(path, "VS Code",
+                              _("VS Code cannot be asked to save from the kernel"))
     session = os.environ.get("JPY_SESSION_NAME") or namespace.get("__session__")
     if session:
         path = _session_path(session)
@@ -90,13 +93,16 @@ def find_notebook(notebook: str | os.PathLike | None = None, *, save: bool = Tru
             return _saved_file(path, "JupyterLab / Notebook 7", save, save_timeout)
     found = _notebooks_here()
     if len(found) == 1:
-        return _from_file(found[0], "Jupyter", "the front end did not say which notebook runs")
+        return _from_file(found[0], "Jupyter",
+                          _("the front end did not say which notebook runs"))
     if found:
         names = ", ".join(p.name for p in found[:6])
-        raise NotebookCheckError(f"several notebooks of practicals here ({names}): say which one, "
-                                 "grader.check(notebook=\"MLP_pixels.ipynb\")")
-    raise NotebookCheckError("cannot tell which notebook this is (no practical's notebook in "
-                             f"{os.getcwd()}): grader.check(notebook=\"path/to/MLP_pixels.ipynb\")")
+        raise NotebookCheckError(_("several notebooks of practicals here ({names}): say which "
+                                   "one, {call}").format(
+            names=names, call='grader.check(notebook="MLP_pixels.ipynb")'))
+    raise NotebookCheckError(_("cannot tell which notebook this is (no practical's notebook in "
+                               "{folder}): {call}").format(
+        folder=os.getcwd(), call='grader.check(notebook="path/to/MLP_pixels.ipynb")'))
 
 
 def _jupyter_front_end() -> str | None:
@@ -130,7 +136,7 @@ def _saved_file(path: Path, front_end: str, save: bool, timeout: float) -> Noteb
         if reason is None:
             return Notebook(path.read_bytes(), path.name, path, front_end, live=True)
     elif save:
-        reason = "no front end that can be asked to save from the kernel was found"
+        reason = _("no front end that can be asked to save from the kernel was found")
     return _from_file(path, front_end, reason)
 
 
@@ -141,7 +147,7 @@ def request_save(path: Path, timeout: float = SAVE_TIMEOUT_S) -> str | None:
     try:
         from ipylab import JupyterFrontEnd
     except ImportError:
-        return "ipylab is not installed, so the notebook could not be saved first"
+        return _("ipylab is not installed, so the notebook could not be saved first")
     global _app, _unanswered
     before = _stamp(path)
     try:
@@ -149,7 +155,8 @@ def request_save(path: Path, timeout: float = SAVE_TIMEOUT_S) -> str | None:
             _app = JupyterFrontEnd()
         _app.commands.execute("docmanager:save")
     except Exception as e:  # no comm (a plain IPython), an old ipywidgets...
-        return f"the front end could not be asked to save ({type(e).__name__})"
+        return _("the front end could not be asked to save ({error})").format(
+            error=type(e).__name__)
     if _unanswered:  # no save came last time (ipylab missing where the server runs?): wait less
         timeout = min(timeout, 2.0)
     deadline = time.monotonic() + timeout
@@ -160,7 +167,7 @@ def request_save(path: Path, timeout: float = SAVE_TIMEOUT_S) -> str | None:
             _unanswered = False
             return None
     _unanswered = True
-    return f"the front end did not save it within {timeout:g} s"
+    return _("the front end did not save it within {seconds:g} s").format(seconds=timeout)
 
 
 _app = None           # ipylab's JupyterFrontEnd of this kernel
@@ -180,23 +187,25 @@ def _from_file(path: Path, front_end: str, reason: str) -> Notebook:
         content = path.read_bytes()
         mtime = path.stat().st_mtime
     except OSError as e:
-        raise NotebookCheckError(f"{path}: cannot be read ({e.strerror or e})") from None
-    note = (f"Graded {path.name} as saved {_ago(time.time() - mtime)} ({reason}) — press Ctrl+S "
-            "and run this cell again to grade your latest edits.")
+        raise NotebookCheckError(_("{path}: cannot be read ({error})").format(
+            path=path, error=e.strerror or e)) from None
+    note = _("Graded {name} as saved {ago} ({reason}) — press Ctrl+S and run this cell again to "
+             "grade your latest edits.").format(name=path.name, ago=_ago(time.time() - mtime),
+                                                reason=reason)
     return Notebook(content, path.name, path, front_end, live=False, note=note)
 
 
 def _ago(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 10:
-        return "just now"
+        return _("just now")
     if seconds < 90:
-        return f"{seconds:.0f} s ago"
+        return _("{count:.0f} s ago").format(count=seconds)
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min ago"
+        return _("{count:.0f} min ago").format(count=seconds / 60)
     if seconds < 36 * 3600:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
+        return _("{count:.0f} h ago").format(count=seconds / 3600)
+    return _("{count:.0f} days ago").format(count=seconds / 86400)
 
 
 def colab_notebook(timeout: float = COLAB_TIMEOUT_S) -> Notebook:
@@ -204,7 +213,7 @@ def colab_notebook(timeout: float = COLAB_TIMEOUT_S) -> Notebook:
     "get_ipynb", request="", timeout_sec=...)`` answers ``{"ipynb": {...}}`` (cell sources as
     lists of lines, as on disk) — private and undocumented, hence the fallback: a notebook of the
     practical in the working folder (``/content``), graded as saved."""
-    reason = "Colab did not hand over the notebook"
+    reason = _("Colab did not hand over the notebook")
     try:
         from google.colab import _message
 
@@ -216,15 +225,16 @@ def colab_notebook(timeout: float = COLAB_TIMEOUT_S) -> Notebook:
             name = _colab_name(ipynb)
             return Notebook(json.dumps(ipynb, ensure_ascii=False).encode(), name, None, "Colab",
                             live=True)
-        reason += " (an unexpected answer)"
+        reason += _(" (an unexpected answer)")
     except Exception as e:  # ImportError, MessageError, a time-out: all mean "not available"
         reason += f" ({type(e).__name__})"
     found = _notebooks_here()
     if len(found) == 1:
         return _from_file(found[0], "Colab", reason)
-    raise NotebookCheckError(f"{reason}, and there is no practical's notebook in {os.getcwd()} "
-                             "to grade instead: upload it there, or File > Download .ipynb and "
-                             "run `grade check` on your computer")
+    raise NotebookCheckError(_("{reason}, and there is no practical's notebook in {folder} to "
+                               "grade instead: upload it there, or File > Download .ipynb and run "
+                               "`grade check` on your computer").format(reason=reason,
+                                                                       folder=os.getcwd()))
 
 
 def _colab_name(ipynb: dict) -> str:
@@ -277,8 +287,9 @@ def _by_name(name: str, hidden_dir):
     if len(matches) == 1:
         return load_assignment(matches[0].name, hidden_dir=hidden_dir)
     known = ", ".join(a.name for a in list_assignments())
-    raise AssignmentError(f"cannot tell which practical {name} is: "
-                          f"grader.check(assignment=\"NAME\") with NAME one of {known}")
+    raise AssignmentError(_("cannot tell which practical {name} is: {call} with NAME one of "
+                            "{known}").format(name=name, call='grader.check(assignment="NAME")',
+                                              known=known))
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,15 +335,17 @@ def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden:
             done = subprocess.run(command, cwd=folder, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=limit)
         except subprocess.TimeoutExpired:
-            raise NotebookCheckError(f"the grader did not finish within {limit:g} s") from None
+            raise NotebookCheckError(_("the grader did not finish within {seconds:g} s").format(
+                seconds=limit)) from None
         if done.returncode == 2:  # a usage error: the judge says it in one line
             raise NotebookCheckError(_last_error(done.stderr))
         outputs = folder / "grading.json", folder / "report.html"
         if done.returncode != 0 or not all(p.is_file() for p in outputs):
             raise NotebookCheckError(
-                f"the grader process failed (exit code {done.returncode}: "
-                f"{_last_error(done.stderr)}); this is a grader problem, not your code's — run "
-                "`grade check` in a terminal and tell your instructor what it says")
+                _("the grader process failed (exit code {code}: {error}); this is a grader "
+                  "problem, not your code's — run `grade check` in a terminal and tell your "
+                  "instructor what it says").format(code=done.returncode,
+                                                    error=_last_error(done.stderr)))
         result = GradingResult.load(outputs[0])
         page = outputs[1].read_text(encoding="utf-8")
     result.submission = str(notebook.path) if notebook.path else notebook.name
@@ -342,7 +355,7 @@ def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden:
 def _last_error(stderr: str) -> str:
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     if not lines:
-        return "no message"
+        return _("no message")
     errors = [line for line in lines if line.startswith("error:")]
     line = errors[-1] if errors else lines[-1]
     return line.removeprefix("error:").strip()[:500]
@@ -417,41 +430,46 @@ def render_html(result, notebook: Notebook, only: str | None = None) -> str:
 
     e = html.escape
     score = f"{result.score:g} / {result.max_score:g}"
-    scope = f" — the checks of <code>{e(only)}</code> only" if only else ""
+    scope = e(_(" — the checks of {part} only")).replace("{part}", f"<code>{e(only)}</code>") if (
+        only) else ""
     parts = [f'<div class="dl-grader-report" data-score="{result.score:g}" '
              f'data-max-score="{result.max_score:g}" style="{_STYLE["box"]}">']
     if notebook.note:
         parts.append(f'<p class="dl-grader-note" role="note" style="{_STYLE["note"]}">'
                      f'{e(notebook.note)}</p>')
-    parts.append(f'<div style="font-size:16px"><b>{e(result.title)}</b>{scope}</div>')
+    parts.append(f'<div style="font-size:16px"><b>{e(_(result.title))}</b>{scope}</div>')
     parts.append(f'<div><span class="dl-grader-score" style="font-size:22px;font-weight:600">'
                  f'{score}</span> &nbsp; {e(result.summary_line())}</div>')
     if result.error:
-        parts.append(f'<div role="alert" style="{_STYLE["error"]}"><b>Your notebook could not be '
-                     f'graded</b><pre style="{_STYLE["pre"]}">{e(result.error)}</pre></div>')
+        parts.append(f'<div role="alert" style="{_STYLE["error"]}"><b>'
+                     + e(_("Your notebook could not be graded"))
+                     + f'</b><pre style="{_STYLE["pre"]}">{e(result.error)}</pre></div>')
     views = [reports.CheckView(c, with_plots=True, number=i)
              for i, c in enumerate(result.checks, start=1)]
     failing = [v for v in views if not v.passed]
     if failing:
-        parts.append(f"<h4 style=\"margin:10px 0 2px\">Look at these first ({len(failing)})</h4>")
+        parts.append('<h4 style="margin:10px 0 2px">'
+                     + e(_("Look at these first ({count})").format(count=len(failing))) + "</h4>")
         parts.extend(_check_html(v, open_=True) for v in failing)
     with_plots = [v for v in views if v.passed and any(p.uri for p in v.plots)]
     parts.extend(_check_html(v, open_=True) for v in with_plots)
     passed = [v for v in views if v.passed and v not in with_plots]
     if passed:
         items = "".join(f"<li>✓ {e(v.name)} — {v.score:g}/{v.max_score:g}</li>" for v in passed)
-        parts.append(f"<details><summary>Passed ({len(passed)})</summary><ul>{items}</ul>"
-                     "</details>")
+        parts.append("<details><summary>" + e(_("Passed ({count})").format(count=len(passed)))
+                     + f"</summary><ul>{items}</ul></details>")
     # The cell calling check() is top-level code the grader skips, of course: not news.
     skipped = [st for st in result.skipped if not _CHECK_CALL.search(st.code)]
     if skipped:
         summary = dataclasses.replace(result, skipped=skipped).skipped_summary()
         parts.append(f'<p style="color:#59636e">{e(summary)}</p>')
     for error in result.load_errors:
-        parts.append(f'<p style="color:#9a6700">while loading: {e(error)}</p>')
+        parts.append('<p style="color:#9a6700">'
+                     + e(_("while loading: {error}").format(error=error)) + "</p>")
     parts.append(f'<p style="color:#59636e;font-size:12px;margin:6px 0 0">'
                  f'{e(notebook.name)} · {e(notebook.front_end)} · {e(result.isolation)} · '
-                 f'{result.execution_time_s:.1f} s · grader {e(result.grader_version)}</p></div>')
+                 f'{result.execution_time_s:.1f} s · '
+                 + e(_("grader {version}").format(version=result.grader_version)) + "</p></div>")
     return "\n".join(parts)
 
 
@@ -460,7 +478,8 @@ _CHECK_CALL = re.compile(r"^\s*(import grader\b|from grader\b|(\w+\s*=\s*)?grade
 
 def _check_html(view, open_: bool) -> str:
     e = html.escape
-    hidden = " <small>(hidden)</small>" if view.visibility == "hidden" else ""
+    hidden = " <small>" + html.escape(_("(hidden)")) + "</small>" if (
+        view.visibility == "hidden") else ""
     out = [f'<div class="dl-grader-check {view.css}" style="{_STYLE[view.css]}">'
            f'<b>{e(view.status_text)} {e(view.name)}</b>{hidden} — '
            f'{view.score:g}/{view.max_score:g} pts']
@@ -519,13 +538,16 @@ def check(part: str | None = None, *, assignment: str | None = None,
     display = _display_handle()
     try:
         if display:
-            display.update(_Message("grader.check: saving and reading the notebook…"))
+            display.update(_Message(_("grader.check: saving and reading the notebook…")))
         found = find_notebook(notebook, save=save)
         spec, only = resolve(found, part, assignment, hidden_dir)
-        what = f"the checks of {only}" if only else "the checks"
         if display:
-            display.update(_Message(f"grader.check: running {what} of {spec.name} on "
-                                    f"{found.name} in a separate process…"))
+            running = (_("grader.check: running the checks of {part} of {assignment} on {name} "
+                         "in a separate process…") if only else
+                       _("grader.check: running the checks of {assignment} on {name} in a "
+                         "separate process…"))
+            display.update(_Message(running.format(part=only, assignment=spec.name,
+                                                   name=found.name)))
         result, page = grade_notebook(found, spec, only, hidden=hidden, hidden_dir=hidden_dir)
     except NotebookCheckError as e:
         message = _Message(str(e), error=True)
@@ -570,8 +592,10 @@ def grade_magic(line: str):
     except (SystemExit, ValueError):
         unknown = [line]
     if unknown:
-        print(f"%grade: did not understand {' '.join(unknown)!s}; usage: %grade [MLP] "
-              "[--assignment mlp_pixels] [--hidden-dir DIR] [--notebook FILE]", file=sys.stderr)
+        print(_("%grade: did not understand {words}; usage: {usage}").format(
+            words=" ".join(unknown),
+            usage="%grade [MLP] [--assignment mlp_pixels] [--hidden-dir DIR] [--notebook FILE]"),
+            file=sys.stderr)
         return None
     return check(args.part, assignment=args.assignment, notebook=args.notebook,
                  hidden_dir=args.hidden_dir, hidden=args.hidden, save=not args.no_save)

@@ -355,7 +355,8 @@ def confusion_plot(matrix: list[list[int]]) -> Plot:
 # Class summary
 # --------------------------------------------------------------------------------------------
 
-def render_summary(title: str, rows: list[dict], results: list[GradingResult]) -> str:
+def render_summary(title: str, rows: list[dict], results: list[GradingResult],
+                   similarity: dict | None = None) -> str:
     """``rows``: one per student ({student, score, max_score, note, report}); ``results``: the
     graded ones."""
     scores = [r["score"] for r in rows if r.get("graded")]
@@ -368,12 +369,12 @@ def render_summary(title: str, rows: list[dict], results: list[GradingResult]) -
                           "mean": statistics.fmean(c.score for c in checks) if checks else 0.0,
                           "max_score": checks[0].max_score if checks else 0.0})
     return ENV.get_template("summary.html.j2").render(
-        title=title, n_students=len(rows), n_graded=len(scores),
+        title=i18n.gettext(title),  # the assignment's title: in the catalogue (babel.cfg) n_students=len(rows), n_graded=len(scores),
         n_errors=sum(1 for r in rows if not r.get("graded")),
         mean=statistics.fmean(scores) if scores else 0.0,
         median=statistics.median(scores) if scores else 0.0, max_score=max_score,
         histogram=histogram_plot(scores, max_score), pass_rates=pass_rate_plot(per_check),
-        per_check=per_check, students=rows)
+        per_check=per_check, students=rows, similarity=similarity)
 
 
 def histogram_plot(scores: list[float], max_score: float) -> Plot:

@@ -82,6 +82,7 @@ class GradingResult:
     request_costs: dict[str, dict[str, float]] = field(default_factory=dict)
     started_at: str = ""
     execution_time_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # one line each, e.g. experiments not graded
 
     @staticmethod
     def shown_path(path) -> str:
@@ -102,6 +103,7 @@ class GradingResult:
         self.student = None if self.student is None else safe_line(self.student)
         self.submission = self.shown_path(self.submission)
         self.output = safe_text(self.output, 100_000)
+        self.notes = [safe_line(n) for n in self.notes[:10]]
         return self
 
     # ---------------------------------------------------------------- totals
@@ -207,9 +209,10 @@ class GradingResult:
                 "visibility": "after_published" if check.visibility == HIDDEN else "visible",
             })
         # What the text output says below its table, said here too: Gradescope shows only this.
-        lines = [f"{self.title}: {self.score:g} / {self.max_score:g}", self.summary_line(),
+        lines = [f"{_(self.title)}: {self.score:g} / {self.max_score:g}", self.summary_line(),
                  self.skipped_summary(),
                  *(_("while loading: {error}").format(error=e) for e in self.load_errors),
+                 *self.notes,
                  self.isolation]
         if self.error:
             lines.insert(0, _("error: {error}").format(error=self.error))

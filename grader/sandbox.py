@@ -34,6 +34,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.i18n import N_
+
 NOBODY = 65534
 GiB = 2**30
 MiB = 2**20
@@ -70,9 +72,13 @@ class Isolation:
     missing: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        text = f"isolation: {self.level} ({', '.join(self.layers)})"
+        from grader.i18n import _  # layers are stored in English (N_), shown translated
+
+        text = _("isolation: {level} ({layers})").format(
+            level=self.level, layers=", ".join(_(layer) for layer in self.layers))
         if self.missing:
-            text += f"; unavailable: {', '.join(self.missing)}"
+            text += _("; unavailable: {missing}").format(
+                missing=", ".join(_(m) for m in self.missing))
         return text
 
 
@@ -105,24 +111,24 @@ def probe() -> Isolation:
     bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
     root = os.geteuid() == 0
     if bwrap and _bwrap_works(bwrap, root) and _python_starts_inside():
-        layers.append("bwrap namespaces pid/net/ipc/uts, read-only allow-listed file system, "
-                      "private size-capped /tmp")
+        layers.append(N_("bwrap namespaces pid/net/ipc/uts, read-only allow-listed file system, "
+                         "private size-capped /tmp"))
         if root:
             if setpriv:
                 layers.append(f"uid {NOBODY} (setpriv, no-new-privs)")
             else:
-                missing.append("setpriv (uid drop)")
+                missing.append(N_("setpriv (uid drop)"))
         else:
             layers.append(f"unprivileged uid {os.geteuid()}")
     else:
-        missing.append("bubblewrap (`apt-get install bubblewrap`)" if not bwrap
-                       else "bubblewrap (it could not start Python in a sandbox here)")
+        missing.append(N_("bubblewrap (`apt-get install bubblewrap`)") if not bwrap
+                       else N_("bubblewrap (it could not start Python in a sandbox here)"))
     if _cgroup_root("memory") is not None:
-        layers.append("cgroup memory limit")
+        layers.append(N_("cgroup memory limit"))
     if _cgroup_root("pids") is not None:
-        layers.append("cgroup pids limit")
+        layers.append(N_("cgroup pids limit"))
     if _cgroup_root("cpu") is not None:
-        layers.append("cgroup cpu share")
+        layers.append(N_("cgroup cpu share"))
     layers.append("rlimits cpu/fsize/core/nproc" + ("" if _cgroup_root("memory") else "/as"))
     strong = bool(bwrap) and not any(m.startswith("bubblewrap") for m in missing) and (
         not root or setpriv is not None)

@@ -15,6 +15,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.i18n import _
+
 MAX_SOURCE_BYTES = 5 * 2**20  # a notebook with embedded plots can be big; its code is not
 # The code itself is parsed and analysed in the judge (ast, symtable) before any time budget:
 # 4 MiB of one-line statements took 3 minutes and 2.7 GB there. A practical's code is a few
@@ -59,8 +61,9 @@ class Source:
                 if start <= lineno:
                     cell, line = number, first + lineno - start
             if cell is not None:
-                return f"{self.display_name}, cell {cell}, line {line}"
-        return f"{self.display_name}, line {lineno}"
+                return _("{file}, cell {cell}, line {line}").format(
+                    file=self.display_name, cell=cell, line=line)
+        return _("{file}, line {line}").format(file=self.display_name, line=lineno)
 
 
 def candidate_names(module: str, patterns: list[str]) -> list[str]:

@@ -39,7 +39,9 @@ def safe_text(value: object, limit: int = MAX_MESSAGE) -> str:
         text = text[:limit]
     text = _UNSAFE.sub(_visible, text.replace("\r\n", "\n").replace("\r", "\n"))
     if cut > 0:
-        text += f" […{cut:,} more characters]"
+        from grader.i18n import _
+
+        text += _(" […{count:,} more characters]").format(count=cut)
     return text
 
 

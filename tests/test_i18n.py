@@ -55,7 +55,7 @@ def test_the_extraction_reads_every_file_that_can_hold_messages(extracted):
         method_map, _ = parse_mapping_cfg(f)
     files = [p.relative_to(REPO).as_posix()
              for pattern in ("grader/**/*.py", "grader/*.py", "assignments/**/*.py",
-                             "grader/report_templates/*.j2")
+                             "assignments/*/assignment.toml", "grader/report_templates/*.j2")
              for p in REPO.glob(pattern) if "__pycache__" not in p.parts]
     unmapped = [f for f in files if not any(pathmatch(pattern, f) for pattern, _ in method_map)]
     assert unmapped == []
@@ -65,8 +65,10 @@ def test_the_extraction_reads_every_file_that_can_hold_messages(extracted):
                      "grader/report_templates/summary.html.j2"):
         assert expected in where
     for folder in sorted((REPO / "assignments").iterdir()):
-        if (folder / "assignment.toml").is_file():  # every practical's check descriptions
-            assert any(w.startswith(f"assignments/{folder.name}/") for w in where), folder.name
+        if (folder / "assignment.toml").is_file():  # every practical's title and checks
+            assert f"assignments/{folder.name}/assignment.toml" in where
+            assert any(w.startswith(f"assignments/{folder.name}/") and w.endswith(".py")
+                       for w in where), folder.name
 
 
 def _placeholders(text: str) -> list[str]:
@@ -246,12 +248,16 @@ def _prose(line: str, names: list[str]) -> str:
     return " ".join(WORD.findall(line))
 
 
+def _trigrams(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
 def _english_lines(fr: str, en: str, names: list[str]) -> list[str]:
-    """Lines of the French report that are also, word for word, in the English one and carry
-    at least two words of prose: left untranslated."""
-    english = {_prose(line, names) for line in en.splitlines()}
-    return [line for line in fr.splitlines()
-            if len(_prose(line, names).split()) >= 2 and _prose(line, names) in english]
+    """Lines of the French report holding three words of prose in a row that the English
+    report holds too (names, code and numbers aside): English left in the French report,
+    whether the whole line or a part built from an untranslated message."""
+    english = set().union(*(_trigrams(_prose(line, names).split()) for line in en.splitlines()))
+    return [line for line in fr.splitlines() if _trigrams(_prose(line, names).split()) & english]
 
 
 def _msgid_fragments() -> list[str]:
