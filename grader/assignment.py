@@ -4,11 +4,17 @@
 
     assignments/mlp_pixels/
         assignment.toml        # points, thresholds, time budget, required names
+        reference/mlp_pixels.py  # the reference solution (never exported, never in the sandbox)
+        starter/               # the starter files, generated from the reference
         public/test_*.py       # what students run with `grade check`
-        hidden/test_*.py       # instructor grading only; never shipped to students
+        hidden/                # instructor grading only (test_*.py and hidden-only scenarios)
+        mlp_pixels_checks.py   # scenarios shared by public and hidden checks
+        student_side.py        # optional: helpers run in the student process (``practical.*``)
+        calibration.py         # optional: ``calibrate(seed)``, the accuracies of the reference
+        corpus/                # the bug corpus: bugs.py and valid variants, one folder each
 
 An instructor copies a folder, edits the TOML and the tests, and has a new assignment: the
-grader reads everything from the folder. Hidden checks can also live outside the repository
+grader reads everything from the folder (``docs/authoring.md``). Hidden checks can also live outside the repository
 (``--hidden-dir DIR`` or ``$GRADER_HIDDEN_DIR``, holding ``DIR/<assignment>/test_*.py``).
 """
 
@@ -34,6 +40,13 @@ MARKER_FILE = ".grader-assignment"   # a starter folder names its assignment in 
 # assignments root. Anything else (`../x`, an absolute path, `/proc/self/cwd/...`) would make the
 # judge import a student's own `assignment.toml` and checks, unsandboxed.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+REFERENCE_DIR = "reference"
+STARTER_DIR = "starter"
+CORPUS_DIR = "corpus"
+STUDENT_SIDE_FILE = "student_side.py"   # imported in the student process as ``practical``
+CALIBRATION_FILE = "calibration.py"
+# What never leaves the instructor's side: not exported to students, not mounted in the sandbox.
+PRIVATE = ("hidden", REFERENCE_DIR, CORPUS_DIR, CALIBRATION_FILE)
 
 
 class AssignmentError(Exception):
@@ -48,7 +61,7 @@ class Assignment:
     module: str                         # the module name students write (``mlp_pixels``)
     files: list[str]                    # file names accepted for a submission
     required: list[str]                 # names the submission must define
-    reference: str | None               # dotted module of the reference solution
+    reference_path: Path | None         # the reference solution (reference/<module>.py)
     time_budget_s: float = 300.0        # the whole grading run
     request_timeout_s: float = 30.0     # default per request to the student process
     threads: int = 1
@@ -57,6 +70,32 @@ class Assignment:
     points: dict[str, float] = field(default_factory=dict)  # per-check overrides
     settings: dict[str, Any] = field(default_factory=dict)  # thresholds etc., read by checks
     hidden_root: Path | None = None     # where hidden checks live, if not in the folder
+
+    @property
+    def reference(self) -> str | None:
+        """The reference solution's file, as text (None when the folder has none)."""
+        return str(self.reference_path) if self.reference_path else None
+
+    @property
+    def starter_dir(self) -> Path:
+        return self.folder / STARTER_DIR
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.folder / CORPUS_DIR
+
+    @property
+    def student_side(self) -> Path | None:
+        """The practical's child-side helpers, when it has some."""
+        path = self.folder / STUDENT_SIDE_FILE
+        return path if path.is_file() else None
+
+    def load_reference(self):
+        """The reference solution as a module of the judge (never of the student process)."""
+        if self.reference_path is None or not self.reference_path.is_file():
+            raise AssignmentError(f"{self.folder / REFERENCE_DIR}: no reference solution "
+                                  f"`{self.module}.py`")
+        return load_module_file(f"grader_reference_{self.name}", self.reference_path)
 
     @property
     def public_dir(self) -> Path:
@@ -142,7 +181,8 @@ def load_folder(folder: Path) -> Assignment:
             name=meta.get("name", folder.name), title=meta.get("title", folder.name),
             folder=folder.resolve(), module=module,
             files=list(meta.get("files", [f"{module}.py", f"{module}.ipynb"])),
-            required=list(meta.get("required", [])), reference=meta.get("reference"),
+            required=list(meta.get("required", [])),
+            reference_path=(folder / meta.get("reference", f"{REFERENCE_DIR}/{module}.py")).resolve(),
             time_budget_s=float(meta.get("time_budget_s", 300)),
             request_timeout_s=float(meta.get("request_timeout_s", 30)),
             threads=int(meta.get("threads", 1)), seed=int(meta.get("seed", 0)),
@@ -153,6 +193,26 @@ def load_folder(folder: Path) -> Assignment:
         raise AssignmentError(f"{path}: [assignment] needs a `{e.args[0]}` entry") from None
     except (TypeError, ValueError) as e:
         raise AssignmentError(f"{path}: {e}") from None
+
+
+def load_module_file(name: str, path: Path):
+    """Import ``path`` as module ``name`` (cached: one module object per file and name)."""
+    import importlib.util
+    import sys
+
+    path = Path(path).resolve()
+    module = sys.modules.get(name)
+    if module is not None and getattr(module, "__file__", None) == str(path):
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 def detect_assignment(path: Path, root: Path | None = None,

@@ -215,36 +215,46 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
                        h: float = FD_STEP) -> np.ndarray:
-    """Central differences of a scalar function, perturbing ``x`` in place and restoring it."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    """Central differences of a scalar function of ``x``: each entry of ``x`` is perturbed in
+    place by ±h (so ``f`` may also read ``x`` from elsewhere, a module's own parameter array)
+    and restored."""
+    grad = np.zeros(np.shape(x), dtype=np.float64)
+    for i in np.ndindex(*np.shape(x)):
+        old = x[i]
+        x[i] = old + h
         plus = f(x)
-        flat[i] = old - h
+        x[i] = old - h
         minus = f(x)
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
     return grad
 
 
-def check_gradient(analytic: Any, numeric: Any, what: str, *,
+def check_gradient(analytic: Any, expected: Any, what: str, hint: str = "", *,
                    threshold: float = FD_THRESHOLD) -> float:
-    """Analytic vs numerical gradient: same shape and relative error ≤ ``threshold``."""
-    a = np.asarray(analytic.numpy() if isinstance(analytic, torch.Tensor) else analytic,
-                   dtype=np.float64) if not isinstance(analytic, np.ndarray) else analytic
-    n = np.asarray(numeric, dtype=np.float64)
-    if a.shape != n.shape:
-        raise CheckFailure(f"{what}: gradient of shape {list(a.shape)}, expected {list(n.shape)}")
-    error = relative_error(a, n)
-    if not error <= threshold:  # NaN fails too
-        idx = np.unravel_index(int(np.nanargmax(np.abs(a - n))), a.shape) if a.size else ()
-        raise CheckFailure(
-            f"{what}: relative error {error:.3g} against central finite differences (allowed "
-            f"{threshold:g}); worst at index {tuple(int(i) for i in idx)}: got {a[idx]:.6g}, "
-            f"numerical {n[idx]:.6g}")
-    return error
+    """The student's gradient against the expected one (computed by autograd in the judge, or
+    by :func:`numerical_gradient`): CS231n relative error at most ``threshold``, else a failure
+    saying where and by how much. Returns the error."""
+    a = np.asarray(analytic.detach().numpy() if isinstance(analytic, torch.Tensor) else analytic,
+                   dtype=np.float64)
+    e = np.asarray(expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected,
+                   dtype=np.float64)
+    if a.shape != e.shape:
+        raise CheckFailure(f"{what}: gradient of shape {list(a.shape)}, expected {list(e.shape)}")
+    error = relative_error(a, e)
+    if error <= threshold:  # NaN fails
+        return error
+    each = np.abs(a - e) / np.maximum(1e-8, np.abs(a) + np.abs(e))
+    each = np.where(np.isnan(each), np.inf, each)
+    worst = int(np.argmax(np.where(each > threshold, np.abs(a - e), -1).reshape(-1)))
+    where = tuple(int(i) for i in np.unravel_index(worst, a.shape)) if a.ndim else ()
+    bad = int(np.sum(each > threshold))
+    text = (f"{what}: relative error {error:.3g} (allowed {threshold:g}; {bad} of {a.size} "
+            f"entries off); worst at index {where}: got {a.reshape(-1)[worst]:.6g}, expected "
+            f"{e.reshape(-1)[worst]:.6g}")
+    if not np.any(a) and np.any(e):
+        text += "\nEvery entry is 0: is the gradient computed (and returned or stored)?"
+    raise CheckFailure(text + hint)
 
 
 # --------------------------------------------------------------------------------------------

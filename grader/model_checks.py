@@ -15,23 +15,67 @@ import torch
 from torch import nn
 
 from grader.checks import as_number, check_close, check_parameter_layout
-from grader.failures import CheckFailure
-from grader.student_process import Remote, StudentModule
+from grader.failures import CheckFailure, NotImplementedYet, StudentError
+from grader.student_process import Remote, StudentModule, call_as
 from grader.wire import describe_value
+
+PRACTICAL_MODULE = "practical"   # a practical's student_side.py, as the student process has it
 
 
 def recipe(student: StudentModule, name: str) -> Remote:
-    """A helper of :mod:`grader.recipes`, to run in the student process."""
+    """A helper to run in the student process: the practical's own (its ``student_side.py``)
+    when it defines ``name``, else the engine's (:mod:`grader.recipes`)."""
+    # vars(): a StudentModule's missing attribute is a missing name of the submission.
+    if name in vars(student).get("practical_helpers", ()):
+        _install_practical(student)
+        return student.lib(f"{PRACTICAL_MODULE}.{name}")
+    return engine_recipe(student, name)
+
+
+def engine_recipe(student: StudentModule, name: str) -> Remote:
+    """A helper of :mod:`grader.recipes` (what the engine's own checks use, whatever the
+    practical's helpers are called)."""
     return student.lib(f"grader.recipes.{name}")
+
+
+def _install_practical(student: StudentModule) -> None:
+    """Give the student process the practical's child-side module, once per process (a
+    restarted process gets it again). It decides nothing: what its functions return is data
+    checked here like any reply."""
+    process = student.process
+    process.start()
+    if vars(student).get("practical_generation") == process.generation:
+        return
+    engine_recipe(student, "install_practical")(PRACTICAL_MODULE, student.practical_source,
+                                                student.practical_filename)
+    student.practical_generation = process.generation
+
+
+def call(what: str, function: Remote, *args, hint: str = "", hints: dict | None = None,
+         **kwargs):
+    """Call into the student process (a student's function, or a recipe running it). An
+    exception in the student's code fails the check naming ``what`` was being done (the student
+    wrote ``update``, not the grader's ``apply_update``), with ``hint``, or the hint of
+    ``hints`` whose key is in the error message; a not-implemented stub keeps its own short
+    message."""
+    try:
+        return call_as(what, function, *args, hint=hint, **kwargs)
+    except NotImplementedYet:
+        raise
+    except StudentError as e:
+        for fragment, text in (hints or {}).items():
+            if fragment in e.message:
+                raise StudentError(e.call, e.type_name, e.message, e.where, text) from None
+        raise
 
 
 def layout(student: StudentModule, model: Remote) -> list[dict]:
     """Names, shapes and requires_grad of the model's parameters, as data."""
-    return recipe(student, "parameter_layout")(model)
+    return engine_recipe(student, "parameter_layout")(model)
 
 
 def parameters(student: StudentModule, model: Remote) -> list[torch.Tensor]:
-    return [p["value"] for p in recipe(student, "parameters")(model)]
+    return [p["value"] for p in engine_recipe(student, "parameters")(model)]
 
 
 def reference_shapes(model: nn.Module) -> list[tuple[int, ...]]:
@@ -45,7 +89,7 @@ def copy_reference_weights(student: StudentModule, model: Remote, reference_mode
     :func:`match_layout`."""
     mapping = match_layout(layout(student, model), reference_model, what)
     values = [p.detach().clone() for p in reference_model.parameters()]
-    recipe(student, "load_parameters")(model, to_student_order(values, mapping))
+    engine_recipe(student, "load_parameters")(model, to_student_order(values, mapping))
 
 
 def compare_parameters(student_values: list[torch.Tensor], reference_model: nn.Module,
@@ -57,7 +101,7 @@ def compare_parameters(student_values: list[torch.Tensor], reference_model: nn.M
 
 
 def optimizer_summary(student: StudentModule, optimizer: Remote) -> dict[str, Any]:
-    return recipe(student, "optimizer_summary")(optimizer)
+    return engine_recipe(student, "optimizer_summary")(optimizer)
 
 
 def mean_loss_matches(value: Any, batch_mean: float, sample_mean: float, what: str) -> float:
@@ -81,8 +125,8 @@ def library_model(student: StudentModule, layers: list[tuple], seed: int = 0
     torch.manual_seed(seed)
     local = nn.Sequential(*(getattr(nn, name)(*args) for name, *args in layers))
     remote_layers = [student.lib(f"torch.nn.{name}")(*args) for name, *args in layers]
-    remote = recipe(student, "sequential")(*remote_layers)
-    recipe(student, "load_parameters")(remote, [p.detach().clone() for p in local.parameters()])
+    remote = engine_recipe(student, "sequential")(*remote_layers)
+    engine_recipe(student, "load_parameters")(remote, [p.detach().clone() for p in local.parameters()])
     return remote, local
 
 
@@ -202,7 +246,7 @@ def check_forward_on_probes(student: StudentModule, model: Remote, local: nn.Mod
     """The student's own forward (eval mode) on random probe inputs — never the scored
     images — equals the practical's network with the same parameters: the parameters say
     what the model computes, so the judge may predict from them."""
-    out = recipe(student, "forward")(model, probes)
+    out = engine_recipe(student, "forward")(model, probes)
     local.eval()
     with torch.no_grad():
         expected = local(probes)
@@ -288,9 +332,9 @@ def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, 
 
     mapping = match_layout(layout(student, model), local, what)
     start = [p.detach().clone() for p in local.parameters()]
-    recipe(student, "load_parameters")(model, to_student_order(start, mapping))
+    engine_recipe(student, "load_parameters")(model, to_student_order(start, mapping))
     train_in_child()
-    reply = recipe(student, "parameters")(model)
+    reply = engine_recipe(student, "parameters")(model)
     if not isinstance(reply, list) or not all(isinstance(p, dict) for p in reply):
         raise CheckFailure(f"{what}: the trained parameters came back as {describe_value(reply)}")
     values = from_student_order([p.get("value") for p in reply], mapping, local, what)
@@ -323,7 +367,7 @@ def counted_layout(student: StudentModule, model: Remote, probes: torch.Tensor,
     reported = layout(student, model)
     generator = torch.Generator().manual_seed(20_261_130)
     values = [0.1 * torch.randn(tuple(p["shape"]), generator=generator) for p in reported]
-    load, forward = recipe(student, "load_parameters"), recipe(student, "forward")
+    load, forward = engine_recipe(student, "load_parameters"), engine_recipe(student, "forward")
     try:
         load(model, values)
         base = torch.as_tensor(forward(model, probes))

@@ -15,7 +15,7 @@ process), ``trains`` (the check trains a model: its time counts as training).
 
 from __future__ import annotations
 
-import importlib
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -144,6 +144,17 @@ class GradingPlugin:
     def pytest_configure(self, config):
         for marker in MARKERS:
             config.addinivalue_line("markers", marker)
+        # Hidden checks may import hidden-only scenario modules kept next to them (never
+        # exported); the judge cleans them from sys.modules after the run.
+        hidden_dir = str(self.context.assignment.hidden_dir)
+        if self.context.hidden and hidden_dir not in sys.path:
+            sys.path.insert(0, hidden_dir)
+            self._added_path = hidden_dir
+
+    def pytest_unconfigure(self, config):
+        added = getattr(self, "_added_path", None)
+        if added in sys.path:
+            sys.path.remove(added)
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -191,13 +202,19 @@ class GradingPlugin:
         if self.context.load_error:
             raise SubmissionNotLoadable(self.context.load_error)
         self.process = self.context.ready()
-        return StudentModule(self.process)
+        student = StudentModule(self.process)
+        # The practical's own child-side module: grader.api.recipe() finds its names there and
+        # sends it to the student process on first use.
+        side = self.context.assignment.student_side
+        if side is not None:
+            student.practical_helpers = student_side_names(self.context.assignment)
+            student.practical_source = side.read_text()
+            student.practical_filename = f"<{self.context.assignment.name} student_side.py>"
+        return student
 
     @pytest.fixture(scope="session")
     def reference(self):
-        if not self.context.assignment.reference:
-            pytest.fail("this assignment has no reference module")
-        return importlib.import_module(self.context.assignment.reference)
+        return self.context.assignment.load_reference()
 
     @pytest.fixture(scope="session")
     def mnist_pool(self) -> datasets.Dataset:
@@ -283,39 +300,79 @@ class GradingPlugin:
             self.results.append(self._pending.pop(item.nodeid))
 
 
+def student_side_names(assignment: Assignment) -> frozenset[str]:
+    """Top-level names of the practical's ``student_side.py`` (read here, never run here)."""
+    import ast
+
+    path = assignment.student_side
+    if path is None:
+        return frozenset()
+    names = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+# One check function may check several elements: ``test_element_forward_values`` parametrized
+# over ``element`` (the required names) gives ``MSELoss forward values``, ``BCELoss forward
+# values``... as if each were its own function.
+ELEMENT_PARAMETER = "element"
+
+
 def check_name(item, elements: list[str]) -> str:
     """``test_train_loop_matches_reference[sgd]`` → ``train_loop matches reference [sgd]``.
 
     The interface names of the assignment (``elements``) keep their underscores, so a check's
-    name starts with the element it checks.
+    name starts with the element it checks. A function named ``test_element_...`` and
+    parametrized over ``element`` is named after the element of each case.
     """
     base = getattr(item, "originalname", item.name)
     stem = base.removeprefix("test_")
+    params = item.name[len(base):]
+    callspec = getattr(item, "callspec", None)
+    if (callspec is not None and ELEMENT_PARAMETER in callspec.params
+            and stem.startswith(ELEMENT_PARAMETER + "_")):
+        element = str(callspec.params[ELEMENT_PARAMETER])
+        rest = stem[len(ELEMENT_PARAMETER) + 1:].replace("_", " ")
+        ids = params.strip("[]").split("-") if params else []
+        others = [i for i in ids if i != element]
+        suffix = f" [{'-'.join(others)}]" if others else ""
+        return f"{element} {rest}{suffix}".strip()
     for element in sorted(elements, key=len, reverse=True):
         if stem == element or stem.startswith(element + "_"):
             name = f"{element} {stem[len(element):].lstrip('_').replace('_', ' ')}".strip()
             break
     else:
         name = stem.replace("_", " ")
-    params = item.name[len(base):]
     return f"{name} {params}".strip()
 
 
 def _doc(item) -> str:
+    from grader.i18n import check_description  # the folded docstring is the msgid
+
     doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
-    return " ".join(doc.strip().split("\n\n")[0].split())
+    text = check_description(doc)
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and ELEMENT_PARAMETER in callspec.params:
+        text = text.replace("{element}", str(callspec.params[ELEMENT_PARAMETER]))
+    return text
 
 
 def failure_message(excinfo) -> tuple[str, bool]:
     """The student-facing message of a failed check, and whether the check itself broke."""
+    from grader.i18n import _
+
     if excinfo is None:
-        return "failed", False
+        return _("failed"), False
     exc = excinfo.value
     if isinstance(exc, AssertionError):  # CheckFailure and plain asserts in checks
         text = str(exc).strip()
-        return text or "assertion failed", False
-    return (f"the check itself failed ({type(exc).__name__}: {exc}); this is a grader problem, "
-            "not your code's — tell your instructor", True)
+        return text or _("assertion failed"), False
+    return (_("the check itself failed ({error}); this is a grader problem, not your code's — "
+              "tell your instructor").format(error=f"{type(exc).__name__}: {exc}"), True)
 
 
 def skip_reason(report) -> str:

@@ -24,7 +24,8 @@ import sys
 import traceback
 import types
 
-ALLOWED_LIBRARIES = ("torch", "numpy", "math", "grader.training", "grader.recipes")
+# "practical": the practical's own child-side helpers, sent by the judge (grader.recipes.install_practical).
+ALLOWED_LIBRARIES = ("torch", "numpy", "math", "grader.training", "grader.recipes", "practical")
 MAX_MESSAGE = 2000
 
 

@@ -4,8 +4,8 @@ Every body a student must write is fenced in the reference by ``### BEGIN SOLUTI
 ``### END SOLUTION`` (nbgrader's convention). The starter ``.py`` keeps everything else —
 docstrings, signatures, comments, helpers — and replaces each fenced block by a TODO and
 ``raise NotImplementedError``; the starter notebook holds the same code, one definition per
-cell. ``grade template --regenerate`` rewrites ``student_template/``; a test fails when a
-committed template differs from what the reference gives, so the two never drift.
+cell. ``grade template --regenerate`` rewrites each ``assignments/<name>/starter/``; a test fails
+when a committed starter differs from what the reference gives, so the two never drift.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.assignment import MARKER_FILE, Assignment, list_assignments
+from grader.assignment import MARKER_FILE, REFERENCE_DIR, Assignment, list_assignments
 
 BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
@@ -110,14 +110,10 @@ def notebook_from_python(text: str, title: str) -> str:
 
 
 def starter_files(assignment: Assignment) -> StarterFiles:
-    if not assignment.reference:
-        raise TemplateError(f"`{assignment.name}` has no reference module")
-    import importlib.util
-
-    spec = importlib.util.find_spec(assignment.reference)
-    if spec is None or spec.origin is None:
-        raise TemplateError(f"reference module {assignment.reference} not found")
-    reference = Path(spec.origin)
+    reference = assignment.reference_path
+    if reference is None or not reference.is_file():
+        raise TemplateError(f"{assignment.folder / REFERENCE_DIR}: no reference solution "
+                            f"`{assignment.module}.py`, so no starter files")
     stripped = strip_solutions(reference.read_text(), str(reference))
     python = HEADER.format(name=assignment.name) + stripped
     notebook_name = next((f for f in assignment.files if f.endswith(".ipynb")),
@@ -126,24 +122,12 @@ def starter_files(assignment: Assignment) -> StarterFiles:
                         notebook_from_python(stripped, assignment.title))
 
 
-def template_root() -> Path:
-    """``student_template/`` of the course repository, or the student distribution's copy."""
-    import grader
-
-    package = Path(grader.__file__).resolve().parent
-    checkout = package.parent / "student_template"
-    return checkout if checkout.is_dir() else package / "_bundled" / "student_template"
-
-
 def write_templates(root: Path | None = None) -> list[Path]:
-    """(Re)generate ``student_template/<assignment>/`` for every assignment with a reference."""
-    root = root or template_root()
+    """(Re)generate ``starter/`` in every assignment folder (of ``root``) from its reference."""
     written = []
-    for assignment in list_assignments():
-        if not assignment.reference:
-            continue
+    for assignment in list_assignments(root):
         files = starter_files(assignment)
-        folder = root / assignment.name
+        folder = assignment.starter_dir
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in ((files.python_name, files.python), (files.notebook_name, files.notebook),
                            (MARKER_FILE, assignment.name + "\n")):
@@ -155,7 +139,7 @@ def write_templates(root: Path | None = None) -> list[Path]:
 def copy_template(assignment: Assignment, dest: Path, notebook: bool) -> Path:
     """Give a student the starter file of one assignment (one file: .py or notebook): the
     committed one, or one made from the reference when there is none (authors)."""
-    committed = template_root() / assignment.name
+    committed = assignment.starter_dir
     notebook_name = next((f for f in assignment.files if f.endswith(".ipynb")),
                          f"{assignment.module}.ipynb")
     name = notebook_name if notebook else f"{assignment.module}.py"

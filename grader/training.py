@@ -124,22 +124,3 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
         for start in range(0, len(x), batch_size):
             out.append(model(x[start:start + batch_size]).argmax(dim=1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
-
-
-def train_perceptron(update: Callable, init_params: Callable, x: torch.Tensor, t: torch.Tensor,
-                     *, epochs: int, eta: float, batch_size: int = 5, seed: int = 0,
-                     threads: int = DEFAULT_THREADS):
-    """The course's perceptron loop: shuffled mini-batches, ``update`` in place; returns (w, b).
-
-    ``x`` flat [N, D] float32, ``t`` one-hot [N, C]. ``update``/``init_params`` are the
-    reference's or a student's.
-    """
-    seed_everything(seed, threads)
-    generator = torch.Generator().manual_seed(seed)
-    w, b = init_params(x.shape[1], t.shape[1], generator=generator)
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            update(x[idx], t[idx], w, b, eta)
-    return w, b

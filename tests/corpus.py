@@ -1,54 +1,42 @@
-"""Helpers for the validation corpus: submissions made from the reference by one mutation.
+"""Helpers for the validation corpus: submissions made from the reference by one mutation,
+and the assertions on their gradings (each bug loses exactly its named checks).
 
-A :class:`Mutation` replaces one exact snippet of a reference module (it must occur exactly
-once, so a reference edit that breaks a mutation is caught) and states which checks must lose
-points because of it — every other check must keep full marks.
+The corpus itself is declared by each practical (``assignments/<name>/corpus/``,
+:mod:`grader.corpus`); ``tests/test_practicals.py`` grades it.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from grader.assignment import load_assignment
+from grader.corpus import Mutation, bug  # noqa: F401 - the tests' way to make one-off bugs
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-@dataclass(frozen=True)
-class Mutation:
-    name: str
-    old: str
-    new: str
-    loses: frozenset[str] = field(default_factory=frozenset)  # checks that must lose points
-    maybe: frozenset[str] = field(default_factory=frozenset)  # may lose some (accuracy near
-    #                                                           the threshold), same element
-
-    def apply(self, text: str) -> str:
-        count = text.count(self.old)
-        assert count == 1, f"mutation {self.name}: snippet found {count} times in the reference"
-        return text.replace(self.old, self.new)
+def reference_path(assignment: str) -> Path:
+    """The reference solution of an assignment (``assignments/<name>/reference/<module>.py``)."""
+    return load_assignment(assignment).reference_path
 
 
-def bug(name: str, old: str, new: str, *loses: str, maybe: tuple[str, ...] = ()) -> Mutation:
-    return Mutation(name, old, new, frozenset(loses), frozenset(maybe))
-
-
-def write_mutant(tmp: Path, module: str, mutation: Mutation, filename: str | None = None) -> Path:
-    text = (REPO / "reference" / f"{module}.py").read_text()
+def write_mutant(tmp: Path, assignment: str, mutation, filename: str | None = None) -> Path:
+    text = reference_path(assignment).read_text()
     folder = tmp / mutation.name
     folder.mkdir(parents=True)
-    path = folder / (filename or f"{module}.py")
+    path = folder / (filename or reference_path(assignment).name)
     path.write_text(mutation.apply(text))
     return path
 
 
-def copy_reference(tmp: Path, module: str, filename: str | None = None) -> Path:
+def copy_reference(tmp: Path, assignment: str, filename: str | None = None) -> Path:
     folder = tmp / "reference"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (filename or f"{module}.py")
-    shutil.copy(REPO / "reference" / f"{module}.py", path)
+    path = folder / (filename or reference_path(assignment).name)
+    shutil.copy(reference_path(assignment), path)
     return path
 
 
@@ -125,8 +113,12 @@ def assert_template_scores_zero(tmp: Path, assignment: str) -> None:
     """The untouched starter folder: 0 points, one "not implemented yet" line per check."""
     from grader.judge import grade
 
-    shutil.copytree(REPO / "student_template" / assignment, tmp / "start")
+    shutil.copytree(load_assignment(assignment).starter_dir, tmp / "start")
     result = grade(tmp / "start", hidden=True)   # the assignment comes from the marker file
+    assert_starter_result(result, assignment)
+
+
+def assert_starter_result(result, assignment: str) -> None:
     assert result.assignment == assignment
     assert result.score == 0 and result.error is None
     for check in result.checks:

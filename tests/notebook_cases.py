@@ -13,7 +13,7 @@ SOFTMAX = ("def softmax(z):\n    e = torch.exp(z - z.max(dim=1, keepdim=True).va
 
 
 def reference_source() -> str:
-    return (REPO / "reference" / "perceptron.py").read_text()
+    return (REPO / "assignments" / "perceptron" / "reference" / "perceptron.py").read_text()
 
 
 def buggy_source() -> str:

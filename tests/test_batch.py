@@ -17,7 +17,7 @@ from grader.assignment import load_assignment
 from grader.batch import BatchError, discover, extract_zip, grade_one, write_grades
 
 MODULE = "mlp_pixels"
-REFERENCE = (REPO / "reference" / f"{MODULE}.py").read_text()
+REFERENCE = (REPO / "assignments" / MODULE / "reference" / f"{MODULE}.py").read_text()
 PERF = bug("perf", "            predictions.append(y_pred)\n",
            "            predictions.append(y_pred)\n            return n_correct, n_total, torch.cat(predictions)\n")
 ADAM = bug("adam", '"ADAM": torch.optim.Adam', '"ADAM": torch.optim.SGD')
@@ -44,9 +44,9 @@ def make_class(root: Path) -> Path:
     subs = root / "submissions"
     subs.mkdir(parents=True)
     (subs / "alice").mkdir()
-    shutil.copy(REPO / "reference" / "mlp_pixels.py", subs / "alice" / "mlp_pixels.py")
-    shutil.copytree(REPO / "tests" / "submissions" / MODULE / "explicit_layers", subs / "bob")
-    shutil.copytree(REPO / "tests" / "submissions" / MODULE / "package", subs / "carol")
+    shutil.copy(REPO / "assignments" / "mlp_pixels" / "reference" / "mlp_pixels.py", subs / "alice" / "mlp_pixels.py")
+    shutil.copytree(REPO / "assignments" / MODULE / "corpus" / "explicit_layers", subs / "bob")
+    shutil.copytree(REPO / "assignments" / MODULE / "corpus" / "package", subs / "carol")
     (subs / "dave.py").write_text(PERF.apply(REFERENCE))
     as_notebook(REFERENCE, subs / "Eve Adams_10005_assignsubmission_file_" / "MLP_pixels.ipynb",
                 ["for epoch in range(100):\n    pass"])
@@ -121,7 +121,7 @@ def test_a_student_file_named_like_a_module_never_runs_in_the_judge(tmp_path, mo
     subs.mkdir()
     marker = tmp_path / "PWNED"
     (subs / "pytest.py").write_text(f"open({str(marker)!r}, 'w').write('judge')\n")
-    (subs / "alice.py").write_text((REPO / "reference" / "perceptron.py").read_text())
+    (subs / "alice.py").write_text((REPO / "assignments" / "perceptron" / "reference" / "perceptron.py").read_text())
     (subs / "grades.csv.py").write_text("x = 1\n")
     monkeypatch.chdir(subs)
     found = {s.student: s for s in discover(Path("."), tmp_path / "work")}

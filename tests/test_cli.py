@@ -20,7 +20,7 @@ def grade(*args):
 
 @pytest.mark.slow
 def test_check_reference_text_output_and_exit_zero(tmp_path):
-    result = grade("check", REPO / "reference" / "mlp_pixels.py")
+    result = grade("check", REPO / "assignments" / "mlp_pixels" / "reference" / "mlp_pixels.py")
     assert result.exit_code == 0, result.output
     assert "public checks: 17/17 passed — hidden checks run when your instructor grades" in result.output
     assert "isolation:" in result.output
@@ -116,7 +116,7 @@ def test_ci_mode_writes_junit_and_step_summary(tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     junit = tmp_path / "junit.xml"
-    result = grade("check", REPO / "reference" / "mlp_pixels.py", "--ci", "--junit", junit,
+    result = grade("check", REPO / "assignments" / "mlp_pixels" / "reference" / "mlp_pixels.py", "--ci", "--junit", junit,
                    "--no-report")
     assert result.exit_code == 0
     assert "**Score: 27 / 27**" in summary.read_text()
@@ -129,7 +129,7 @@ def test_gradescope_command_writes_results_json(tmp_path):
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "mlp_pixels.py").write_text(
-        (REPO / "reference" / "mlp_pixels.py").read_text())
+        (REPO / "assignments" / "mlp_pixels" / "reference" / "mlp_pixels.py").read_text())
     result = grade("gradescope", "--root", root)
     assert result.exit_code == 0, result.output
     data = json.loads((root / "results" / "results.json").read_text())
@@ -160,16 +160,16 @@ def test_export_student_has_no_hidden_checks_and_no_solutions(tmp_path):
     for path in files:
         if path.suffix in (".py", ".ipynb", ".toml"):
             assert not fence.search(path.read_text()), path
-    reference_bodies = [line.strip() for line in (REPO / "reference" / "mlp_pixels.py").read_text()
+    reference_bodies = [line.strip() for line in (REPO / "assignments" / "mlp_pixels" / "reference" / "mlp_pixels.py").read_text()
                         .splitlines() if "torch.cat(predictions)" in line]
     assert reference_bodies and not any(
         reference_bodies[0] in p.read_text() for p in files if p.suffix == ".py")
-    assert "grader/_bundled/student_template/mlp_pixels/mlp_pixels.py" in names
+    assert "grader/_bundled/assignments/mlp_pixels/starter/mlp_pixels.py" in names
     # The distribution grades on its own: public checks need no reference solution.
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("GRADER_")}
     env["PYTHONPATH"] = str(dest)
     run = subprocess.run([sys.executable, "-m", "grader.cli", "check",
-                          str(REPO / "tests" / "submissions" / "mlp_pixels" / "explicit_layers"),
+                          str(REPO / "assignments" / "mlp_pixels" / "corpus" / "explicit_layers"),
                           "--no-report", "--format", "json"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

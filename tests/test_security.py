@@ -25,7 +25,7 @@ from grader.results import CheckResult, GradingResult
 from grader.text import MAX_MESSAGE, safe_line, safe_text
 
 runner = CliRunner()
-PERCEPTRON = (REPO / "reference" / "perceptron.py").read_text()
+PERCEPTRON = (REPO / "assignments" / "perceptron" / "reference" / "perceptron.py").read_text()
 
 
 # ------------------------------------------------------------------ 1. student checks in the judge
@@ -359,7 +359,7 @@ def test_a_forged_parameter_layout_gains_no_parameter_count_points(tmp_path):
     """ShallowNet without fc1's bias (a real bug), plus a replaced child-side layout helper that
     reports the handout's shapes: +3 points before; now each reported tensor must change the
     output when given values, and the forged one cannot be given any."""
-    text = (REPO / "reference" / "networks.py").read_text()
+    text = (REPO / "assignments" / "networks" / "reference" / "networks.py").read_text()
     honest = text.replace("self.fc1 = nn.Linear(input_num, hidden_num)",
                           "self.fc1 = nn.Linear(input_num, hidden_num, bias=False)")
     forged = honest.replace("\nclass ShallowNet(nn.Module):\n", FORGED_LAYOUT, 1)

@@ -1,7 +1,7 @@
 """Scenarios shared by the public and hidden checks of DIY (the NumPy neural-network framework).
 
 The wall: everything that runs in the student process — the submission, and the grader's own
-helpers imported there (``grader.recipes.numpy_modules``) — can be replaced by the submission.
+helpers imported there (``student_side.py``) — can be replaced by the submission.
 So nothing computed there is trusted as a verdict: the checks call the student's own methods
 directly (``module.forward(x)``, ``module.backward_delta(x, delta)``, ``module._gradient``...)
 and compare what comes back with what the judge computes itself.
@@ -12,7 +12,7 @@ and compare what comes back with what the judge computes itself.
   whatever layout they are) and the judge's inputs, and takes the gradient of
   L = sum(forward(x) * delta) by autograd. What ``backward_delta`` /
   ``backward_update_gradient`` / ``loss.backward`` returned must match it: CS231n relative
-  error max |a - e| / max(1e-8, |a| + |e|) <= 1e-5 (``grader.checks.FD_THRESHOLD``); right
+  error max |a - e| / max(1e-8, |a| + |e|) <= 1e-5 (``grader.api.FD_THRESHOLD``); right
   gradients give ~1e-15, the wrong ones of the corpus 0.3 or more. (Earlier versions took
   finite differences of the student's forward through a helper in the student process: a
   forward that recognised the ±h probes, or a replaced helper, passed any backward.) Inputs
@@ -24,7 +24,7 @@ and compare what comes back with what the judge computes itself.
   any layout that reproduces the output is accepted. ``None`` entries of ``_parameters`` and
   ``_gradient`` mean "no such parameter" (``_parameters["b"] = None`` without a bias).
 * **Sequentiel, Optim and SGD** are checked with modules and a loss of the grader's own
-  (``grader.recipes.numpy_modules.Probe*``), so that a bug in the student's Linear costs points
+  (``student_side.py``'s ``Probe*``), so that a bug in the student's Linear costs points
   in the checks of Linear only; the judge knows their parameters and computes what they must
   give. They are callable like modules (``net(x)``, ``loss(y, yhat)``).
 * **Trainings** (MLP on USPS, a small Conv1D network, an autoencoder) use the student's modules
@@ -43,19 +43,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (FD_THRESHOLD, check_close, check_finite, check_number,
-                           linear_credit, relative_error)
-from grader.failures import CheckFailure, NotImplementedYet, StudentError
-from grader.wire import describe_value
+from grader.api import (FD_THRESHOLD, MISSING, CheckFailure, NotImplementedYet, Op, Reading,
+                        StudentError, as_array, call, canonical_parameters, check_array,
+                        check_close, check_finite, check_gradient, check_number, describe_layout,
+                        describe_value, entries, expected_gradients, float64_note,
+                        forward_matches, gradient_matches_parameters, label, layouts,
+                        linear_credit, matching_readings, readings, recipe, relative_error, t)
 
-RECIPES = "grader.recipes.numpy_modules"
-MISSING = "<missing>"
 THRESHOLD = FD_THRESHOLD
-FORWARD_RTOL, FORWARD_ATOL = 1e-6, 1e-9
-
-
-def recipe(student, name):
-    return student.lib(f"{RECIPES}.{name}")
 
 
 def conv1d(student, k_size, chan_in, chan_out, stride=1):
@@ -66,21 +61,6 @@ def conv1d(student, k_size, chan_in, chan_out, stride=1):
 def conv2d(student, k_h, k_w, chan_in, chan_out, stride_h=1, stride_w=1):
     """The student's Conv2D, arguments passed by position."""
     return student.Conv2D(k_h, k_w, chan_in, chan_out, stride_h, stride_w)
-
-
-def call(what: str, function, *args, **kwargs):
-    """Call into the student process. An exception in the student's code fails the check with a
-    message naming ``what`` was being done (not a grader helper); a not-implemented stub keeps
-    its own short message."""
-    try:
-        return function(*args, **kwargs)
-    except NotImplementedYet:
-        raise
-    except StudentError as e:
-        text = f"{what} raised {e.type_name}" + (f": {e.message}" if e.message else "")
-        if e.where:
-            text += "\n" + "\n".join(f"  {w}" for w in e.where)
-        raise CheckFailure(text) from None
 
 
 def attribute(obj, name: str):
@@ -126,115 +106,7 @@ def one_hot(labels, n_classes):
     return np.eye(n_classes)[np.asarray(labels)]
 
 
-def t(a):
-    """A float64 tensor of ``a`` (a tensor stays itself, autograd included)."""
-    if isinstance(a, torch.Tensor):
-        return a
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.float64)))
-
-
-# ------------------------------------------------------------------------ data from the child
-
-
-def as_array(value, what: str) -> np.ndarray:
-    """A float array from what the student returned, or a failure saying what came instead."""
-    if isinstance(value, torch.Tensor):
-        value = value.numpy()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = np.asarray(value)
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
-        kind = type(value).__name__ if value is not None else "None (no return statement?)"
-        raise CheckFailure(f"{what}: expected a NumPy array, got {kind}")
-    return value
-
-
-def check_array(value, shape, what: str) -> np.ndarray:
-    a = as_array(value, what)
-    if tuple(a.shape) != tuple(shape):
-        raise CheckFailure(f"{what}: expected shape {list(shape)}, got {list(a.shape)}")
-    return a
-
-
-def entries(params, what: str) -> list[tuple]:
-    """(key, array) of a student's ``_parameters`` or ``_gradient`` value; ``None`` entries
-    (``_parameters["b"] = None`` for a module without bias) mean "no such parameter"."""
-    if isinstance(params, str) and params == MISSING:
-        raise CheckFailure(f"{what} does not exist: set it in __init__ (None for a module "
-                           "without parameters)")
-    if params is None:
-        return []
-    if isinstance(params, np.ndarray):
-        return [(None, params)]
-    if isinstance(params, dict):
-        out = list(params.items())
-    elif isinstance(params, (list, tuple)):
-        out = list(enumerate(params))
-    else:
-        raise CheckFailure(f"{what} should be an array, a dict name -> array or None; got "
-                           f"{type(params).__name__}")
-    for key, value in out:
-        if value is not None and not isinstance(value, np.ndarray):
-            # an object that is not data comes back as a handle: name the student's type
-            kind = getattr(value, "type_name", "") or type(value).__name__
-            raise CheckFailure(f"{what}[{key!r}] should be a NumPy array, got {kind}")
-    return [(key, value) for key, value in out if value is not None]
-
-
-def label(key) -> str:
-    return "" if key is None else f"[{key!r}]"
-
-
-def describe_layout(params) -> str:
-    items = entries(params, "_parameters")
-    if not items:
-        return "no parameters"
-    return ", ".join(f"{label(k) or 'array'} {list(v.shape)}" for k, v in items)
-
-
-def gradient_matches_parameters(params, grads, what: str) -> list[tuple]:
-    """``_gradient`` has an array shaped like each array of ``_parameters``; returns the
-    (key, parameter, gradient) triples."""
-    p_items = entries(params, f"{what}._parameters")
-    g_items = entries(grads, f"{what}._gradient")
-    if not p_items:
-        raise CheckFailure(f"{what}._parameters is None: this module has parameters to learn")
-    g = dict(g_items)
-    if not all(k in g for k, _ in p_items):
-        g = {str(k): v for k, v in g_items}
-        absent = [k for k, _ in p_items if str(k) not in g]
-        if absent:
-            raise CheckFailure(f"{what}._gradient has no array for _parameters"
-                               f"{label(absent[0])} (absent or None; its keys: "
-                               f"{[k for k, _ in g_items]}): give every parameter a gradient "
-                               "of its shape in __init__ (np.zeros_like)")
-    pairs = []
-    for key, p in p_items:
-        grad = g[key] if key in g else g[str(key)]
-        if tuple(grad.shape) != tuple(p.shape):
-            raise CheckFailure(f"{what}._gradient{label(key)} has shape {list(grad.shape)}, "
-                               f"its parameter {list(p.shape)}: they must match")
-        pairs.append((key, p, grad))
-    return pairs
-
-
-def float64_note(*arrays) -> str:
-    kinds = {a.dtype.name for a in arrays if isinstance(a, np.ndarray) and a.dtype != np.float64}
-    return (f" (note: arrays of dtype {', '.join(sorted(kinds))}: keep everything float64)"
-            if kinds else "")
-
-
 # ------------------------------------------------------- the practical's operations, here
-
-
-class Op:
-    """What a module of the practical computes, in the judge: ``spec`` (parameter name ->
-    canonical shape; empty without parameters) and ``fn(params, x)`` on float64 tensors."""
-
-    def __init__(self, label: str, spec: dict, fn):
-        self.label, self.spec, self.fn = label, spec, fn
-
-    def __call__(self, params: dict, x):
-        return self.fn({k: t(v) for k, v in params.items()}, t(x))
 
 
 def linear_op(n_in, n_out, bias=True) -> Op:
@@ -295,122 +167,6 @@ def avgpool2d_op(k_h, k_w, stride_h, stride_w) -> Op:
               lambda p, x: avgpool2d_t(x, k_h, k_w, stride_h, stride_w))
 
 
-# ----------------------------------------------------------------- parameter layouts
-
-
-def _merges(shape, target) -> bool:
-    """``target`` is ``shape`` with some runs of consecutive axes merged (same C order)."""
-    if int(np.prod(shape)) != int(np.prod(target)):
-        return False
-    if not shape:
-        return True
-    cum = set(np.cumprod(shape).tolist())
-    return all(c in cum for c in np.cumprod(target).tolist()) and len(target) <= len(shape)
-
-
-def _no_ones(shape) -> tuple:
-    return tuple(int(d) for d in shape if d != 1)
-
-
-class Layout:
-    """One way of reading a student's array as the canonical one: reshape to ``permuted``, then
-    put the axes back in the canonical order (works on arrays and on tensors)."""
-
-    def __init__(self, permuted: tuple, inverse: tuple):
-        self.permuted, self.inverse = permuted, inverse
-
-    def __call__(self, value):
-        if isinstance(value, torch.Tensor):
-            return value.reshape(self.permuted).permute(*self.inverse)
-        return np.asarray(value).reshape(self.permuted).transpose(self.inverse)
-
-
-def layouts(array: np.ndarray, canonical: tuple) -> list[Layout]:
-    """Every way of reading ``array`` as an array of shape ``canonical``: an axis order, maybe
-    with consecutive axes merged. Distinct dimensions make it unique in the checks."""
-    found, seen = [], []
-    for perm in itertools.permutations(range(len(canonical))):
-        permuted = tuple(canonical[i] for i in perm)
-        if _merges(_no_ones(permuted), _no_ones(array.shape)):  # (1, n) reads as (n,)
-            layout = Layout(permuted, tuple(int(i) for i in np.argsort(perm)))
-            candidate = layout(array.astype(np.float64))
-            if not any(np.array_equal(candidate, f) for f in seen):
-                seen.append(candidate)
-                found.append(layout)
-    return found
-
-
-class Reading:
-    """The student's parameters read in a canonical layout: name -> (key, Layout)."""
-
-    def __init__(self, parts: dict):
-        self.parts = parts
-
-    def canonical(self, arrays: dict) -> dict:
-        """Canonical name -> value, from the student's key -> array (or tensor)."""
-        return {name: layout(arrays[key]) for name, (key, layout) in self.parts.items()}
-
-
-def readings(params, spec: dict, what: str) -> list[Reading]:
-    """Every reading of the student's ``_parameters`` as ``spec`` (name -> shape): several when
-    a layout is ambiguous."""
-    items = entries(params, f"{what}._parameters")
-    expected = ", ".join(f"{name} {list(shape)}" for name, shape in spec.items())
-    options = []
-    for name, shape in spec.items():
-        candidates = [(key, layout) for key, value in items
-                      if int(value.size) == int(np.prod(shape))
-                      for layout in layouts(value, tuple(shape))]
-        if len(items) != len(spec) or not candidates:
-            raise CheckFailure(
-                f"{what}: cannot match its _parameters ({describe_layout(params)}) with "
-                f"{expected} (in any axis order) — one array each")
-        options.append([(name, c) for c in candidates])
-    found = [Reading(dict(combo)) for combo in itertools.product(*options)
-             if len({repr(key) for _, (key, _) in combo}) == len(combo)]
-    if not found:
-        raise CheckFailure(f"{what}: cannot match its _parameters ({describe_layout(params)}) "
-                           f"with {expected} — one array each")
-    return found
-
-
-def canonical_parameters(params, spec: dict, what: str) -> list[dict]:
-    """The student's parameters read in the canonical layout ``spec``: candidate dicts."""
-    arrays = dict(entries(params, f"{what}._parameters"))
-    return [r.canonical({k: v.astype(np.float64) for k, v in arrays.items()})
-            for r in readings(params, spec, what)]
-
-
-def matching_readings(params, op: Op, x, out, what: str) -> tuple[list[Reading], bool]:
-    """The readings of ``params`` under which ``op`` reproduces the student's ``out`` for
-    ``x``; all of them (and False) when none does."""
-    if not op.spec:
-        return [Reading({})], True
-    arrays = {k: v.astype(np.float64) for k, v in entries(params, f"{what}._parameters")}
-    every = readings(params, op.spec, what)
-    good = []
-    for reading in every:
-        with torch.no_grad():
-            expected = op(reading.canonical(arrays), x).numpy()
-        if (out is not None and expected.shape == np.shape(out)
-                and np.allclose(out, expected, rtol=FORWARD_RTOL, atol=FORWARD_ATOL)):
-            good.append(reading)
-    return (good, True) if good else (every, False)
-
-
-def forward_matches(student_out, candidates: list[dict], compute, what: str) -> None:
-    """The output equals ``compute(params)`` for one reading of the parameters."""
-    failures = []
-    for params in candidates:
-        try:
-            check_close(student_out, compute(params), what, rtol=FORWARD_RTOL, atol=FORWARD_ATOL,
-                        expected_label="expected")
-            return
-        except CheckFailure as e:
-            failures.append(str(e))
-    raise CheckFailure(failures[0])
-
-
 def linear_out(p, x):
     return linear_t({k: t(v) for k, v in p.items()}, t(x)).numpy()
 
@@ -434,40 +190,6 @@ def module_forward_scenario(student, module, x, out_shape, spec, compute, what) 
 
 
 # ------------------------------------------------------------------------ gradients, here
-
-
-def expected_gradients(op: Op, reading: Reading, arrays: dict, x, delta) -> tuple:
-    """dL/dx and dL/d(each student array, in its own layout) for L = sum(op(params, x) * delta),
-    by autograd in the judge."""
-    leaves = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
-              for k, v in arrays.items()}
-    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
-    out = op.fn(reading.canonical(leaves), xt)
-    (out * t(delta)).sum().backward()
-    grads = {k: (v.grad.numpy() if v.grad is not None else np.zeros(v.shape))
-             for k, v in leaves.items()}
-    return xt.grad.numpy(), grads
-
-
-def compare_gradient(analytic, expected, what: str, hint: str = "") -> None:
-    """CS231n relative error of the student's gradient against the one computed here; fails
-    above THRESHOLD saying where and by how much."""
-    a = np.asarray(analytic, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    error = relative_error(a, e)
-    if error <= THRESHOLD:  # NaN fails
-        return
-    each = np.abs(a - e) / np.maximum(1e-8, np.abs(a) + np.abs(e))
-    each = np.where(np.isnan(each), np.inf, each)
-    worst = int(np.argmax(np.where(each > THRESHOLD, np.abs(a - e), -1).reshape(-1)))
-    where = tuple(int(i) for i in np.unravel_index(worst, a.shape)) if a.ndim else ()
-    bad = int(np.sum(each > THRESHOLD))
-    text = (f"{what}: relative error {error:.3g} (allowed {THRESHOLD:g}; {bad} of {a.size} "
-            f"entries off); worst at index {where}: got {a.reshape(-1)[worst]:.6g}, expected "
-            f"{e.reshape(-1)[worst]:.6g}")
-    if not np.any(a) and np.any(e):
-        text += "\nEvery entry is 0: is the gradient computed (and returned or stored)?"
-    raise CheckFailure(text + hint)
 
 
 def _forward_note(matched: bool, op: Op, what: str) -> str:
@@ -499,7 +221,7 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
     for reading in candidates:
         expected, _ = expected_gradients(op, reading, arrays, x, delta)
         try:
-            compare_gradient(dx, expected, f"{what}.backward_delta(x, delta) vs dL/dx computed "
+            check_gradient(dx, expected, f"{what}.backward_delta(x, delta) vs dL/dx computed "
                              f"by the grader (x of shape {list(x.shape)})" + float64_note(dx),
                              hint)
             return
@@ -529,7 +251,7 @@ def check_backward_update_gradient(student, module, x, out_shape, what: str, op:
         _, expected = expected_gradients(op, reading, arrays, x, delta)
         try:
             for key, p, g in pairs:
-                compare_gradient(g, expected[key], f"{what}._gradient{label(key) or ' (array)'} "
+                check_gradient(g, expected[key], f"{what}._gradient{label(key) or ' (array)'} "
                                  f"of shape {list(p.shape)} after zero_grad + "
                                  "backward_update_gradient, vs dL/d(parameter) computed by the "
                                  "grader" + float64_note(p, g),
@@ -548,7 +270,7 @@ def check_loss_backward(student, name: str, y, yhat, what: str) -> None:
                        f"{what}.backward(y, yhat) (shaped like yhat)")
     z = torch.tensor(np.asarray(yhat, dtype=np.float64), requires_grad=True)
     loss_t(name, t(y), z).sum().backward()
-    compare_gradient(grad, z.grad.numpy(), f"{what}.backward vs the gradient of "
+    check_gradient(grad, z.grad.numpy(), f"{what}.backward vs the gradient of "
                      f"{what}.forward(y, yhat).sum() computed by the grader (batch of {len(y)})"
                      + float64_note(grad))
 
@@ -742,7 +464,7 @@ def sequentiel_backward_scenario(student, net, owners, params, x, out_shape, wha
     dx = check_array(call(doing, net.backward, x, delta), x.shape,
                      f"{what}.backward(x, delta) (returns dL/dx, shaped like x)")
     expected_dx, expected = chain_gradients(params, x, delta)
-    compare_gradient(dx, expected_dx, f"{what}.backward(x, delta): dL/dx vs the chain rule "
+    check_gradient(dx, expected_dx, f"{what}.backward(x, delta): dL/dx vs the chain rule "
                      "computed by the grader")
     for position, owner in enumerate(owners):
         st = state(owner)
@@ -752,7 +474,7 @@ def sequentiel_backward_scenario(student, net, owners, params, x, out_shape, wha
                 raise CheckFailure(f"{what}.backward(x, delta) left the gradient of parameter "
                                    f"{key!r} of the module with parameters #{position + 1} at "
                                    "zero: call backward_update_gradient on every module")
-            compare_gradient(g, expected[position][key], f"{what}.backward(x, delta): gradient "
+            check_gradient(g, expected[position][key], f"{what}.backward(x, delta): gradient "
                              f"of parameter {key!r} of the module with parameters "
                              f"#{position + 1}, vs the chain rule computed by the grader")
 
@@ -857,16 +579,6 @@ def sgd_probe_run(student, n=50, batch_size=16, epochs=3, eps=0.01, seed=0, prob
             raise CheckFailure("SGD passed the network rows that are not rows of X")
         batches.append(ids.astype(np.int64))
     return history, batches, (a, c, X, Y)
-
-
-def same_values(first, second) -> bool:
-    """Two things SGD returned are the same: equal numbers (NaN equal to NaN), or equal
-    otherwise (None and None); never an error, whatever they are."""
-    try:
-        return bool(np.array_equal(np.asarray(first, dtype=np.float64),
-                                   np.asarray(second, dtype=np.float64), equal_nan=True))
-    except (TypeError, ValueError):
-        return repr(first) == repr(second)
 
 
 def split_epochs(batches, n, epochs, batch_size, what):
@@ -1104,53 +816,3 @@ def conv1d_accuracy_scenario(student, settings, score, seed: int) -> None:
         "Linear(56, 2)", 2)
 
 
-def bce(x, recon) -> float:
-    """Mean over images of the summed binary cross-entropy, computed here (clipped)."""
-    p = np.clip(recon, 1e-12, 1 - 1e-12)
-    return float(np.mean(-np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)))
-
-
-def autoencoder_scenario(student, settings, usps, score, seed: int) -> None:
-    """Linear(256, 64) → TanH → Linear(64, 256) → Sigmoide, BCELoss, trained by SGD on the
-    images themselves; the judge computes the reconstructions of held-out images from the
-    parameters before and after training, and their loss."""
-    train_set, test = usps
-    x, _ = usps_arrays(train_set, int(settings["ae_train_size"]))
-    x_test, _ = usps_arrays(test, int(settings["ae_test_size"]))
-    student.process.reseed(seed)
-    code = int(settings["ae_code"])
-    layers = [Layer(student.Linear(256, code), linear_op(256, code), f"Linear(256, {code})"),
-              Layer(student.TanH(), OPS["TanH"], "TanH()"),
-              Layer(student.Linear(code, 256), linear_op(code, 256), f"Linear({code}, 256)"),
-              Layer(student.Sigmoide(), OPS["Sigmoide"], "Sigmoide()")]
-    net = student.Sequentiel(*[layer.module for layer in layers])
-    epochs = int(settings["ae_epochs"])
-    history = train(student, net, "BCELoss", x, x, settings, "ae", seed)
-    before_p, after_p, notes = trained_parameters(layers, x_test, "after training")
-    before, after = network_outputs(layers, before_p, x_test), network_outputs(layers, after_p, x_test)
-    what = f"the autoencoder's reconstructions of {len(x_test)} test images (computed here)"
-    check_finite(before, what + " before training")
-    check_finite(after, what + " after training")
-    loss_before, loss_after = bce(x_test, before), bce(x_test, after)
-    loss_mean = bce(x_test, np.tile(x.mean(axis=0), (len(x_test), 1)))
-    ratio, mean_ratio = loss_after / loss_before, loss_after / loss_mean
-    full, none = float(settings["ae_ratio_full"]), float(settings["ae_ratio_none"])
-    mean_full, mean_none = float(settings["ae_mean_ratio_full"]), float(settings["ae_mean_ratio_none"])
-    credit = min(linear_credit(-ratio, -none, -full), linear_credit(-mean_ratio, -mean_none, -mean_full))
-    message = (f"reconstruction loss (binary cross-entropy per image of {len(x_test)} held-out "
-               "images, reconstructed here from the network's parameters) "
-               f"{loss_before:.1f} before training, "
-               f"{loss_after:.1f} after {epochs} epochs: ×{ratio:.3f} (full marks at ×{full:g} or "
-               f"less, none at ×{none:g} or more), and ×{mean_ratio:.3f} the loss of the average "
-               f"training image as reconstruction, {loss_mean:.1f} (full marks at ×{mean_full:g} "
-               f"or less, none at ×{mean_none:g} or more)")
-    message += draw_history(score, history, epochs)
-    if not loss_after < loss_before:
-        credit = 0.0
-        message += (": the loss did not decrease during training, no credit"
-                    + untrained_hint(before_p, after_p))
-    elif credit < 1.0:
-        message += f": {credit:.0%} of the points"
-    if notes:
-        message += " (note: " + "; ".join(notes) + ")"
-    score.partial(credit, message)

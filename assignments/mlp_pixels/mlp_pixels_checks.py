@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader import model_checks as mc
-from grader.checks import as_number, check_close, check_count
-from grader.failures import CheckFailure
-from grader.student_process import call_as
-from grader.wire import describe_value
+from grader.api import models as mc
+from grader.api import as_number, check_close, check_count
+from grader.api import CheckFailure
+from grader.api import call
+from grader.api import describe_value
 
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
 
@@ -182,7 +182,7 @@ def accuracy_scenario(student, settings, splits, score, seed: int):
     train_recipe = mc.recipe(student, "train")
 
     def train_in_child():
-        call_as(f"training {what} ({epochs} epochs of Adam on {len(train.labels)} images)",
+        call(f"training {what} ({epochs} epochs of Adam on {len(train.labels)} images)",
                 train_recipe, model, train.images, train.labels, train_loop=student.train_loop,
                 **train_kwargs)
 

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader import model_checks as mc
-from grader.checks import (check_close, check_parameter_count, check_parameter_layout,
+from grader.api import models as mc
+from grader.api import (check_close, check_parameter_count, check_parameter_layout,
                            check_shape)
-from grader.failures import CheckFailure, NotImplementedYet, StudentError
-from grader.student_process import call_as
-from grader.wire import describe_value
+from grader.api import CheckFailure, NotImplementedYet, StudentError
+from grader import api
+from grader.api import describe_value
 
 # LeNet-5 on 28×28 images without padding: 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4.
 LENET_SHAPES = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 256), (120,), (84, 120), (84,),
@@ -346,28 +346,6 @@ def early_stopping(student, losses: list[float], expected_stop: int | None, *,
                        f"{wanted}{hint}. {why}".rstrip())
 
 
-def independent_stoppers(student) -> None:
-    """Two stoppers used in turns keep their own best loss and count."""
-    quick = student.EarlyStopping(patience=1, min_delta=0.0)
-    slow = student.EarlyStopping(patience=3, min_delta=0.0)
-    quick_losses, slow_losses = [5.0, 6.0], [0.5, 0.4, 0.3, 0.2]
-    answers = []
-    for step in range(2):
-        answers.append(("slow", as_bool(slow.step(slow_losses[step]), "step")))
-        answers.append(("quick", as_bool(quick.step(quick_losses[step]), "step")))
-    for step in range(2, 4):
-        answers.append(("slow", as_bool(slow.step(slow_losses[step]), "step")))
-    expected = [("slow", False), ("quick", False), ("slow", False), ("quick", True),
-                ("slow", False), ("slow", False)]
-    if answers != expected:
-        raise CheckFailure(
-            "two stoppers used in turns — a = EarlyStopping(patience=1, min_delta=0) fed 5, 6 and "
-            "b = EarlyStopping(patience=3, min_delta=0) fed 0.5, 0.4, 0.3, 0.2 — answered "
-            f"{[v for _, v in answers]} (b, a, b, a, b, b), expected "
-            f"{[v for _, v in expected]}: each stopper must keep its own best loss and count "
-            "(instance attributes set in __init__, not class attributes or globals)")
-
-
 # -------------------------------------------------------------------------------- accuracy
 
 def accuracy_scenario(student, settings, splits, score, name: str, seed: int) -> None:
@@ -402,7 +380,7 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
 
     def train_in_child():
         try:
-            call_as(f"training {name}() ({epochs} epochs of Adam with the grader's loop, on "
+            api.call(f"training {name}() ({epochs} epochs of Adam with the grader's loop, on "
                     f"{len(train.labels)} {layout})", train_recipe, model, inputs(train),
                     train.labels, **train_kwargs)
         except NotImplementedYet:

@@ -5,48 +5,36 @@ judge chose (seeded generators), and compares what comes back with torch's own
 implementation run here, in the judge: ``torch.optim.SGD`` and ``torch.optim.RMSprop`` step by
 step, ``nn.BatchNorm1d`` on the same batches, autograd's gradient of the penalty, the
 binomial law of dropout's zeros, and the macro-averaged scores computed from a confusion
-matrix. The child-side helpers (:mod:`grader.recipes.optim`) keep the parameters the student
+matrix. The child-side helpers (``student_side.py``) keep the parameters the student
 updates in place and send back values only.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from grader import model_checks as mc
-from grader.checks import as_number, as_tensor, check_close, check_shape
-from grader.failures import CheckFailure, NotImplementedYet, StudentError
-from grader.student_process import call_as
-from grader.wire import describe_value
+from grader.api import models as mc
+from grader.api import as_number, as_tensor, check_close, check_shape
+from grader.api import CheckFailure, NotImplementedYet, StudentError
+from grader.api import call, recipe
+from grader.api import describe_value
 
 # Tolerances of the comparisons with torch (float32 values; a valid solution that orders its
 # operations differently stays within ~1e-6 of torch here).
 RTOL, ATOL = 1e-5, 1e-6
 
 
-def recipe(student, name: str):
-    """A helper of :mod:`grader.recipes.optim`, run in the student process."""
-    return student.lib(f"grader.recipes.optim.{name}")
-
-
 LEAF_HINT = ("The parameters are leaf tensors that require gradients, as a model's are: "
              "update them in place inside `with torch.no_grad():`.")
 
 
-def call(what: str, function, *args, **kwargs):
-    """``call_as`` with the hint optimisers need most: in-place updates of leaf tensors."""
-    try:
-        return call_as(what, function, *args, **kwargs)
-    except NotImplementedYet:
-        raise
-    except StudentError as e:
-        if "leaf Variable that requires grad" in e.message:
-            raise StudentError(e.call, e.type_name, e.message, e.where, LEAF_HINT) from None
-        raise
+# The hint optimisers need most, when the student's error says so: in-place updates of leaves.
+call = functools.partial(call, hints={"leaf Variable that requires grad": LEAF_HINT})
 
 
 def _fmt(x: float) -> str:
@@ -233,51 +221,7 @@ def optimizer_scenario(student, kind: str, kwargs: dict, *, n_steps: int, seed: 
     return {"reply": reply, "grads": grads, "initial": initial}
 
 
-def gradients_left_alone(name: str, run: dict) -> None:
-    """The gradients the step function was given are unchanged after each call (checked only
-    on a step function that does update the parameters)."""
-    reply, grads = run["reply"], run["grads"]
-    if all(torch.equal(as_tensor(g, "parameter"), p) for step in reply["steps"]
-           for g, p in zip(step["params"], run["initial"])):
-        raise CheckFailure(f"{name} did not change the parameters it was given: {IN_PLACE_HINT}")
-    for k, (step, sent) in enumerate(zip(reply["steps"], grads)):
-        for i, (after, before) in enumerate(zip(step["grads"], sent)):
-            if not torch.equal(as_tensor(after, f"gradient {i}"), before):
-                raise CheckFailure(
-                    f"{name} changed the gradients it was given (gradient {i} after step {k + 1}): "
-                    "in a training loop they are the parameters' .grad. Compute "
-                    "g = grad + weight_decay * p as a new tensor instead of adding to grad in "
-                    "place.")
-
-
 MODEL = [("Linear", 4, 8), ("Tanh",), ("Linear", 8, 3)]
-
-
-def optimizer_on_model_scenario(student, kind: str, kwargs: dict, *, n_steps: int, seed: int):
-    """The student's step function trains an nn.Sequential the way a training loop would
-    (parameters from ``model.parameters()``, gradients from ``backward``), against torch's
-    optimiser on the same model here."""
-    name = "sgd_step" if kind == "sgd" else "rmsprop_step"
-    label = "torch.optim.SGD" if kind == "sgd" else "torch.optim.RMSprop"
-    model, local = mc.library_model(student, MODEL, seed=seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    batches = [(torch.randn(16, 4, generator=g), torch.randn(16, 3, generator=g))
-               for _ in range(n_steps)]
-    state = ", state" if kind == "rmsprop" else ""
-    reply = call(f"{name}(list(model.parameters()), grads{state}, {_describe_kwargs(kwargs)})",
-                 recipe(student, "optimizer_on_model"), kind, getattr(student, name), model,
-                 batches, kwargs)
-    initial = [p.detach().clone() for p in local.parameters()]
-    opt = (torch.optim.SGD if kind == "sgd" else torch.optim.RMSprop)(local.parameters(), **kwargs)
-    expected = []
-    for x, y in batches:
-        opt.zero_grad()
-        nn.functional.mse_loss(local(x), y).backward()
-        opt.step()
-        expected.append([p.detach().clone() for p in local.parameters()])
-    compare_trajectories(reply["params"], expected, initial,
-                         f"{name}({_describe_kwargs(kwargs)}) on the parameters of "
-                         "Linear(4, 8) → Tanh → Linear(8, 3)", label)
 
 
 # ------------------------------------------------------------------------------ decayed_lr
@@ -395,35 +339,6 @@ def dropout_identity(student, p: float, train: bool, seed: int) -> None:
         why = ("in eval mode (model.eval()) dropout is the identity: check self.training"
                if not train else "with p = 0 nothing is dropped and 1 / (1 - p) = 1")
         raise CheckFailure(f"{what} changed {changed:,} of {x.numel():,} values: {why}")
-
-
-def dropout_gradient(student, p: float, seed: int) -> None:
-    """The gradient of y.sum() with respect to x is the mask of kept elements / (1 - p)."""
-    x = torch.randn(2000, generator=torch.Generator().manual_seed(seed)) + 3.0  # no zeros
-    what = f"Dropout({p:g}) in train mode"
-    reply = call(what, recipe(student, "module_gradient"), student.Dropout(p), x, seed)
-    y = check_shape(reply["y"], tuple(x.shape), what)
-    if reply["grad"] is None:
-        raise CheckFailure(f"{what}: the output is not connected to the input in the autograd "
-                           "graph: compute it with tensor operations on x (no .detach(), NumPy "
-                           "or torch.no_grad())")
-    expected = (y != 0).to(torch.float32) / (1 - p)
-    check_close(reply["grad"], expected, f"{what}: gradient of y.sum() with respect to x "
-                "(expected the mask of kept elements / (1 - p))", rtol=1e-6, atol=1e-7)
-
-
-def dropout_new_mask_each_call(student, p: float, seed: int) -> None:
-    """Two calls in a row (no reseeding in between) draw different masks."""
-    x = torch.ones(100, 100)
-    what = f"Dropout({p:g}) called twice in train mode"
-    layer = student.Dropout(p)
-    reply = call(what, recipe(student, "module_outputs"), layer, x, True, seed, 2)
-    first = check_shape(reply[0], tuple(x.shape), what)
-    second = check_shape(reply[1], tuple(x.shape), what)
-    if torch.equal(first == 0, second == 0):
-        raise CheckFailure(f"{what} dropped exactly the same elements both times: draw a new "
-                           "random mask at every forward pass (do not store it or reseed inside "
-                           "forward)")
 
 
 # ---------------------------------------------------------------------------- BatchNorm1d
@@ -591,23 +506,6 @@ def _own_running_statistics(got: dict, shape) -> tuple[torch.Tensor, torch.Tenso
     if not (torch.isfinite(mean).all() and torch.isfinite(var).all()) or bool((var < 0).any()):
         return None
     return mean, var
-
-
-def batchnorm_initial_state(student, num_features: int) -> None:
-    """A fresh BatchNorm1d(num_features): weight ones, bias zeros, running_mean zeros,
-    running_var ones — as nn.BatchNorm1d."""
-    what = f"BatchNorm1d({num_features}) just built"
-    bn = student.BatchNorm1d(num_features)
-    x = torch.zeros(2, num_features)
-    got = call(what, recipe(student, "batchnorm_run"), bn, None, None, [], [], x)
-    initial = got["initial"]
-    expected = {"weight": torch.ones(num_features), "bias": torch.zeros(num_features),
-                "running_mean": torch.zeros(num_features), "running_var": torch.ones(num_features)}
-    for key, value in expected.items():
-        if initial[key] is None:
-            raise CheckFailure(f"{what} has no `{key}` (nn.BatchNorm1d has weight, bias, "
-                               "running_mean and running_var)")
-        check_close(initial[key], value, f"{what}: {key}", rtol=0, atol=0)
 
 
 # ------------------------------------------------------------------- precision_recall_f1

@@ -4,7 +4,7 @@ Each scenario runs one function of the student's code on inputs the judge choose
 generators) and compares what comes back with values computed here: torch's own softmax and
 cross-entropy, autograd's gradient of ½‖t − y‖² in float64, the judge's own count of argmax
 matches. ``update`` and ``accuracy`` run with the handout's ``forward`` in place of the
-student's (``grader.recipes.perceptron``), so a bug in ``forward`` costs points only in the
+student's (``student_side.py``, run in the student process), so a bug in ``forward`` costs points only in the
 forward checks. The training check runs the student's update from starting weights the
 judge draws, and the judge replays that training with the course's rule to score only
 weights it can reproduce.
@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (
+from grader.api import (
     as_number,
     as_tensor,
     check_close,
@@ -25,17 +25,12 @@ from grader.checks import (
     check_number,
     check_shape,
 )
-from grader import model_checks as mc
-from grader.failures import CheckFailure
-from grader.student_process import call_as
-from grader.wire import describe_value
+from grader.api import models as mc
+from grader.api import CheckFailure
+from grader.api import call, recipe
+from grader.api import describe_value
 
 RANGE = 0.001  # init_params draws uniformly from [-RANGE, RANGE]
-
-
-def recipe(student, name: str):
-    """A helper of :mod:`grader.recipes.perceptron`, run in the student process."""
-    return student.lib(f"grader.recipes.perceptron.{name}")
 
 
 def generator(seed: int) -> torch.Generator:
@@ -79,7 +74,7 @@ def init_range(student, n_in: int, n_out: int, seed: int) -> None:
     """One seeded draw: every value in [-0.001, 0.001], spread over the whole range."""
     what = f"init_params({n_in}, {n_out}, generator=torch.Generator().manual_seed({seed}))"
     draws = recipe(student, "init_draws")
-    w, b = pair(call_as(what, draws, student.init_params, n_in, n_out, [seed], [seed])[0], what)
+    w, b = pair(call(what, draws, student.init_params, n_in, n_out, [seed], [seed])[0], what)
     for name, value in (("w", w), ("b", b)):
         v = check_finite(value, f"{what}: {name}").to(torch.float64)
         if v.numel() == 0:
@@ -104,7 +99,7 @@ def init_range(student, n_in: int, n_out: int, seed: int) -> None:
 def init_generator(student, n_in: int, n_out: int, seed: int, other_seed: int) -> None:
     """Equal-seeded generators give equal draws (whatever the global RNG), other seeds differ."""
     what = f"init_params({n_in}, {n_out}, generator=...)"
-    draws = call_as(what, recipe(student, "init_draws"), student.init_params, n_in, n_out,
+    draws = call(what, recipe(student, "init_draws"), student.init_params, n_in, n_out,
                  [seed, seed, other_seed], [1, 2, 3])
     (w1, b1), (w2, b2), (w3, b3) = (pair(d, what) for d in draws)
     for name, first, second in (("w", w1, w2), ("b", b1, b2)):
@@ -152,7 +147,7 @@ def update_scenario(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, 
     w = (torch.randn(n_in, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
     b = (torch.randn(1, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
     what = f"update(x, t, w, b, eta={eta:g}) for x [{n}, {n_in}], w [{n_in}, {n_out}] ({_name(dtype)})"
-    after = call_as(what, recipe(student, "apply_update"), student.update, x, t, w, b, eta)
+    after = call(what, recipe(student, "apply_update"), student.update, x, t, w, b, eta)
     if not isinstance(after, dict) or not {"w", "b"} <= set(after):
         raise CheckFailure(f"{what}: no w and b came back ({describe_value(after)})")
     # Autograd's gradient of ½‖t − y‖² (summed over the batch), in float64.
@@ -250,7 +245,7 @@ def accuracy_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype,
     t = one_hot(labels, n_out, dtype)
     expected = float((predicted == labels).double().mean())
     what = f"accuracy(x, t, w, b) for {n} samples, {n_out} classes ({_name(dtype)})"
-    value = call_as(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
+    value = call(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
     got = as_number(value, what)
     if n > 1 and math.isclose(got, expected * n, abs_tol=1e-6) and expected not in (0.0, 1.0):
         raise CheckFailure(f"{what} returned {got:g}, the number of correct rows; return the "
@@ -348,7 +343,7 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
     what = (f"training with your update ({epochs} epochs of mini-batches of {batch_size}, "
             f"eta={eta:g}, from w [784, 10] and b [1, 10] drawn uniformly in [-0.001, 0.001])")
     student.process.reseed(split_seed)
-    result = call_as(what, recipe(student, "train"), student.update, w0.clone(), b0.clone(),
+    result = call(what, recipe(student, "train"), student.update, w0.clone(), b0.clone(),
                      x, t, orders, eta, batch_size)
     if not isinstance(result, dict) or not {"w", "b"} <= set(result):
         raise CheckFailure(f"{what}: no w and b came back ({describe_value(result)})")

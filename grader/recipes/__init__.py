@@ -1,7 +1,9 @@
 """Helpers the judge asks the student process to run on student objects (torch models).
 
-One module per kind of practical: this package for PyTorch models, `grader.recipes.numpy_modules`
-for the NumPy framework, and so on.
+The engine's helpers, for any PyTorch practical. A practical's own helpers live in its folder
+(``assignments/<name>/student_side.py``): the judge sends that module to the student process
+(:func:`install_practical`), where it is imported as ``practical``; checks reach both through
+``grader.api.recipe``.
 
 This module is imported *in the student process* (``student.lib("grader.recipes.predict")``):
 it saves round trips and keeps big intermediate objects (a DataLoader, an optimizer) on the
@@ -18,6 +20,20 @@ import torch
 from torch import nn
 
 from grader import training
+
+
+def install_practical(name: str, source: str, filename: str) -> None:
+    """Import the practical's child-side helpers (their source, sent by the judge) as module
+    ``name`` of this process."""
+    import linecache
+    import sys
+    import types
+
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    sys.modules[name] = module
+    exec(compile(source, filename, "exec"), module.__dict__)
 
 
 def parameters(model: nn.Module) -> list[dict]:

@@ -1,6 +1,7 @@
-"""diy graded end to end: the reference, the starter code, known bugs, valid solutions written
-differently, hostile submissions that try to earn points without the work; and the grader's
-probe modules.
+"""diy: what the shared harness (tests/test_practicals.py) does not cover — the trainings'
+numbers, hostile submissions that try to earn points without the work, the conventions of
+issues 10 and 16, and the grader's probe modules (its child-side helpers). Its corpus is
+assignments/diy/corpus/.
 
 (tests/reference/test_diy.py tests the reference solution itself.)
 """
@@ -8,168 +9,27 @@ probe modules.
 import numpy as np
 import pytest
 
-from corpus import (REPO, assert_checks_named_by_element, assert_full_marks, assert_loses_exactly,
-                    assert_template_scores_zero, bug, grade_reference, losing, write_mutant)
+import practicals
+from corpus import assert_loses_exactly, losing, write_mutant
+from grader.assignment import load_module_file
 from grader.judge import grade
-from grader.recipes import numpy_modules as nm
 
 pytestmark = pytest.mark.slow
 
 MODULE = "diy"
-MLP = ("SGD mlp accuracy on usps", "SGD mlp accuracy with another seed")
-CONV_NET = "Conv1D network accuracy on signals"
-AUTOENCODER = "SGD autoencoder reduces reconstruction loss"
-TRAININGS = (*MLP, CONV_NET, AUTOENCODER)
-ELEMENTS = {"MSELoss", "BCELoss", "CELoss", "CELogSoftmax", "Module", "Linear", "TanH",
-            "Sigmoide", "Softmax", "ReLU", "Sequentiel", "Optim", "SGD", "Conv1D", "MaxPool1D",
-            "Flatten", "Conv2D", "AvgPool2D"}
-
-BUGS = [
-    # Linear(4, 3) is not square: delta @ W (not Wᵀ) fails on the shapes, everywhere it is used.
-    bug("linear_delta_uses_W", 'return delta @ self._parameters["W"].T',
-        'return delta @ self._parameters["W"]',
-        "Linear shapes [bias]", "Linear shapes [no-bias]",
-        "Linear backward delta matches finite differences", "Linear without bias matches finite "
-        "differences", "Linear on a single sample", *TRAININGS),
-    # Overwriting is invisible after a zero_grad: only the accumulation check sees it.
-    bug("linear_gradient_overwritten", 'self._gradient["W"] += input.T @ delta',
-        'self._gradient["W"] = input.T @ delta',
-        "Linear backward update gradient accumulates"),
-    bug("update_wrong_sign", "p -= gradient_step * self._gradient[name]",
-        "p += gradient_step * self._gradient[name]",
-        "Module update parameters descends the gradient",
-        "Module update parameters default step and conv", *TRAININGS),
-    bug("maxpool_first_of_window", "winner = windows.argmax(axis=0)",
-        "winner = np.zeros(windows.shape[1:], dtype=int)",
-        "MaxPool1D backward delta matches finite differences [k=2,stride=2]",
-        "MaxPool1D backward delta matches finite differences [k=3,stride=2]",
-        "MaxPool1D backward delta with overlapping windows", maybe=(CONV_NET,)),
-    bug("conv1d_ignores_stride",
-        "self.k_size, self.stride = k_size, stride\n        bound = 1 / np.sqrt(k_size * chan_in)",
-        "self.k_size, self.stride = k_size, 1\n        bound = 1 / np.sqrt(k_size * chan_in)",
-        "Conv1D forward matches its parameters [stride=2]",
-        "Conv1D backward delta matches finite differences [stride=2]",
-        "Conv1D backward update gradient matches finite differences [stride=2]",
-        "Conv1D with stride 3"),
-    # A true convolution (flipped kernel) in forward only: the forward values are checked
-    # against the cross-correlation with the module's own kernel, read in its own layout. The
-    # kernel gradient does not depend on the kernel: right, it keeps its points. dL/dx does,
-    # and a forward that does not use the kernel it reports leaves nothing to check it with.
-    bug("conv1d_flipped_kernel",
-        "out = sum(X[:, _taps(k, self.stride, L_out)] @ W[k] for k in range(self.k_size))",
-        "out = sum(X[:, _taps(k, self.stride, L_out)] @ W[self.k_size - 1 - k] for k in range(self.k_size))",
-        "Conv1D forward matches its parameters [stride=1]",
-        "Conv1D forward matches its parameters [stride=2]",
-        "Conv1D backward delta matches finite differences [stride=1]",
-        "Conv1D backward delta matches finite differences [stride=2]",
-        "Conv1D with stride 3", maybe=(CONV_NET,)),
-    # W[q, p] on a k_h x k_w kernel with k_h != k_w reads out of bounds: every Conv2D check.
-    bug("conv2d_transposed_kernel", "X[:, r, c] @ W[p, q] for p, q, r, c in taps",
-        "X[:, r, c] @ W[q, p] for p, q, r, c in taps",
-        "Conv2D forward matches its parameters [stride=1]",
-        "Conv2D forward matches its parameters [stride=2x3]",
-        "Conv2D backward delta matches finite differences [stride=1]",
-        "Conv2D backward delta matches finite differences [stride=2x3]",
-        "Conv2D backward update gradient matches finite differences [stride=1]",
-        "Conv2D backward update gradient matches finite differences [stride=2x3]",
-        "Conv2D with strides 3x1"),
-    bug("avgpool_backward_no_divide", "dX[:, r, c] += delta / (self.k_h * self.k_w)",
-        "dX[:, r, c] += delta",
-        "AvgPool2D backward delta matches finite differences [2x2,stride=2x2]",
-        "AvgPool2D backward delta matches finite differences [3x2,stride=1x2]",
-        "AvgPool2D with a 2x3 window and strides 3x1"),
-    bug("tanh_derivative_on_input", "return delta * (1 - np.tanh(input) ** 2)",
-        "return delta * (1 - input ** 2)",
-        "TanH backward delta matches finite differences", "TanH backward delta on a 3d input",
-        maybe=(*MLP, AUTOENCODER)),
-    bug("sigmoide_backward_on_input", "s = self.forward(input)\n        return delta * s * (1 - s)",
-        "return delta * input * (1 - input)",
-        "Sigmoide backward delta matches finite differences", maybe=(AUTOENCODER,)),
-    bug("softmax_backward_diagonal_only",
-        "return s * (delta - (delta * s).sum(axis=-1, keepdims=True))", "return delta * s * (1 - s)",
-        "Softmax backward delta matches finite differences", "Softmax backward delta on a 3d input"),
-    bug("celogsoftmax_unstable",
-        "m = yhat.max(axis=-1)\n        logsumexp = m + np.log(np.exp(yhat - m[:, None]).sum(axis=-1))",
-        "logsumexp = np.log(np.exp(yhat).sum(axis=-1))",
-        "CELogSoftmax is stable at large logits"),
-    bug("bce_unclipped",
-        "p = np.clip(yhat, EPS, 1 - EPS)\n        return -_per_sample_sum(y * np.log(p)",
-        "p = yhat\n        return -_per_sample_sum(y * np.log(p)",
-        "BCELoss is finite at 0 and 1", maybe=(AUTOENCODER,)),
-    bug("mse_backward_no_factor_2", "return -2 * (y - yhat)", "return -(y - yhat)",
-        "MSELoss backward matches finite differences", "MSELoss backward on a batch of one"),
-    bug("sequentiel_backward_not_reversed",
-        "for m, x in zip(reversed(self.modules), reversed(self._inputs)):\n"
-        "            m.backward_update_gradient(x, delta)",
-        "for m, x in zip(self.modules, self._inputs):\n            m.backward_update_gradient(x, delta)",
-        "Sequentiel backward matches finite differences",
-        "Sequentiel nested matches finite differences", *TRAININGS),
-    bug("sgd_ignores_batch_size",
-        "for start in range(0, len(X), batch_size):\n            idx = order[start:start + batch_size]",
-        "for start in range(0, 1):\n            idx = order",
-        "SGD uses batches of batch size and every sample", "SGD shuffles every epoch",
-        "SGD returns the mean loss of each epoch", *MLP, AUTOENCODER, maybe=(CONV_NET,)),
-    bug("sgd_no_shuffle", "idx = order[start:start + batch_size]",
-        "idx = np.arange(len(X))[start:start + batch_size]",
-        "SGD shuffles every epoch", "SGD is deterministic for a seed", maybe=TRAININGS),
-    bug("flatten_backward_no_reshape", "return delta.reshape(input.shape)", "return delta",
-        "Flatten backward delta matches finite differences", "Flatten backward delta on a 4d input",
-        CONV_NET),
-    bug("optim_sum_gradient", "delta = self.loss.backward(batch_y, yhat) / len(batch_x)",
-        "delta = self.loss.backward(batch_y, yhat)",
-        "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch",
-        maybe=TRAININGS),
-    # What SGD returns is checked by "SGD returns the mean loss of each epoch" only: the
-    # trainings measure the trained network themselves and merely draw the history (issue 16;
-    # BATCH_LOSSES below is the submission of that issue).
-    bug("sgd_returns_nothing", "    return history\n", "\n",
-        "SGD returns the mean loss of each epoch"),
-    # Optim.step returning the batch's summed loss: its own check, and the epoch means SGD
-    # builds from it; the trainings do not look at it.
-    bug("optim_returns_summed_loss", "return float(loss)",
-        "return float(self.loss.forward(batch_y, yhat).sum())",
-        "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch"),
-    # Sequentiel.backward that forgets to return dL/dx: its own checks; the trainings (the
-    # reference's Optim calls backward_update_gradient and ignores what backward returns) keep
-    # their points.
-    bug("sequentiel_backward_returns_nothing",
-        "        return delta\n        ### END SOLUTION\n\n    def backward_update_gradient",
-        "        ### END SOLUTION\n\n    def backward_update_gradient",
-        "Sequentiel backward matches finite differences",
-        "Sequentiel nested matches finite differences"),
-    # A NumPy array of the epoch means is one mean loss per epoch: nothing lost.
-    bug("sgd_returns_an_array", "    return history\n", "    return np.array(history)\n"),
-    bug("optim_no_zero_grad", "        self.net.zero_grad()\n        yhat = self.net.forward(batch_x)",
-        "        yhat = self.net.forward(batch_x)",
-        "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch",
-        maybe=TRAININGS),
-]
-
-BATCH_LOSSES = bug("sgd_returns_batch_losses",
-                   "total += optim.step(X[idx], Y[idx]) * len(idx)  # batch mean -> batch sum\n"
-                   "        history.append(total / len(X))",
-                   "history.append(optim.step(X[idx], Y[idx]))  # one loss per batch, to plot",
-                   "SGD returns the mean loss of each epoch")
+PRACTICAL = practicals.practical(MODULE)
+FOLDER = PRACTICAL.assignment.folder
+nm = load_module_file("diy_student_side_under_test", FOLDER / "student_side.py")
+TRAININGS = PRACTICAL.corpus.TRAININGS
+AUTOENCODER = PRACTICAL.corpus.AUTOENCODER
+BATCH_LOSSES = PRACTICAL.corpus.BATCH_LOSSES
 
 
-@pytest.fixture(scope="module")
-def reference_result(tmp_path_factory):
-    return grade_reference(tmp_path_factory.mktemp("ref"), MODULE)
-
-
-def test_reference_scores_full_marks_public_and_hidden(reference_result):
-    result = reference_result
-    assert_full_marks(result)
-
-
-def test_every_check_name_starts_with_its_element(reference_result):
-    assert_checks_named_by_element(reference_result, set(ELEMENTS), [*BUGS, BATCH_LOSSES])
+def test_training_checks_report_their_numbers():
+    reference_result = PRACTICAL.reference_result()
     assert {c.name for c in reference_result.checks if c.trains} == set(TRAININGS)
     accuracy = [c for c in reference_result.checks if "accuracy" in c.name]
     assert len(accuracy) == 3 and all(c.trains for c in accuracy)
-
-
-def test_training_checks_report_their_numbers(reference_result):
     for check in reference_result.checks:
         if not check.trains:
             continue
@@ -180,25 +40,6 @@ def test_training_checks_report_their_numbers(reference_result):
             assert details["value"] >= details["high"], check.name
         else:
             assert "×" in check.message  # the reduction factors, stated
-
-
-@pytest.mark.parametrize("mutation", BUGS, ids=lambda m: m.name)
-def test_bug_loses_points_exactly_on_its_checks(tmp_path, mutation):
-    result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE, hidden=True)
-    assert_loses_exactly(result, mutation)
-
-
-@pytest.mark.parametrize("name", ["torch_layout", "flat_params"])
-def test_valid_solutions_written_differently_score_full_marks(name):
-    result = grade(REPO / "tests" / "submissions" / MODULE / name, MODULE, hidden=True)
-    assert result.error is None
-    assert losing(result) == set(), {c.name: c.message for c in result.checks if not c.passed}
-
-
-def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
-    assert_template_scores_zero(tmp_path, MODULE)
-
-
 
 
 # --------------------------------------------------------- hostile submissions (issue 9)
@@ -272,7 +113,7 @@ def _install():
 # computed the gradients itself).
 FAKE_PROBE = """
 
-import grader.recipes.numpy_modules as _nm
+import sys as _sys
 
 
 def _fake_probe(honest):
@@ -297,6 +138,7 @@ def _fake_probe(honest):
 
 
 def _install():
+    _nm = _sys.modules.get("practical")   # the grader's child-side helpers of diy
     if TRICK and hasattr(_nm, "probe_outputs"):
         _nm.probe_outputs = _fake_probe(_nm.probe_outputs)
 """
@@ -356,7 +198,7 @@ def _GRADER_READS():
 def hostile_pair(tmp_path, name, tricks, replace=()):
     """Grade the reference with ``tricks`` installed (TRICK = True) and its honest baseline
     (TRICK = False), public and hidden checks."""
-    text = (REPO / "reference" / f"{MODULE}.py").read_text()
+    text = PRACTICAL.assignment.reference_path.read_text()
     for old, new in replace:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -452,11 +294,11 @@ def test_none_entries_and_callable_modules_score_full_marks():
     """Issue 10, items 7 and 8: `_parameters = {"W": ..., "b": None}` (None: no such parameter)
     and a framework whose Module defines __call__, whose Optim calls self.net(X) and
     self.loss(y, yhat) (the grader's probes are callable)."""
-    path = REPO / "tests" / "submissions" / MODULE / "callable_modules"
+    path = PRACTICAL.assignment.corpus_dir / "callable_modules"
     text = (path / f"{MODULE}.py").read_text()
     assert '"b": None' in text and "yhat = self.net(batch_x)" in text   # what it is about
     assert "update_parameters(eps=self.eps)" in text
-    result = grade(path, MODULE, hidden=True)
+    result = PRACTICAL.variant_result("callable_modules")
     assert result.error is None and result.score == result.max_score, {
         c.name: c.message for c in result.checks if not c.passed}
 
@@ -479,12 +321,7 @@ def test_probes_are_callable_like_modules():
 
 def test_probes_are_consistent_with_the_chain_the_judge_computes():
     """The probes in the student process compute what diy_checks.chain_forward/gradients say."""
-    import sys
-    sys.path.insert(0, str(REPO / "assignments" / MODULE))
-    try:
-        import diy_checks
-    finally:
-        sys.path.remove(str(REPO / "assignments" / MODULE))
+    diy_checks = load_module_file("diy_checks_under_test", FOLDER / "diy_checks.py")
     rng = np.random.default_rng(1)
     params = [(rng.standard_normal((1, 3)), rng.standard_normal((1, 3))),
               (rng.standard_normal((1, 6)), rng.standard_normal((1, 6)))]

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from corpus import REPO, assert_loses_exactly, bug, losing, write_mutant
+from corpus import REPO, assert_loses_exactly, bug, losing, reference_path, write_mutant
 from grader.assignment import load_folder
 from grader.judge import grade
 
@@ -141,7 +141,7 @@ FORWARD_MEMO = '''        out = self.layers(self.flatten(x))
 
 
 def test_remembering_labels_between_checks_gains_nothing(tmp_path):
-    text = (REPO / "reference" / f"{MODULE}.py").read_text()
+    text = reference_path(MODULE).read_text()
     for old, new in [("class MLP(nn.Module):", REMEMBER),
                      ("        return self.layers(self.flatten(x))", FORWARD_MEMO),
                      ("    for x, y in dataloader:\n        optimizer.zero_grad()",

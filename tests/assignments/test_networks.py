@@ -1,189 +1,26 @@
-"""networks graded end to end: the reference, known bugs, valid alternatives, the template.
-
-Also checks, here in the judge, that the handout networks the checks build from torch's layers
-(``networks_checks.handout_*``) are the reference's architecture, and that the crafted-weight
-expectations of the ReLU checks are what those networks compute.
-"""
-
-import sys
+"""networks: what the shared harness (tests/test_practicals.py) does not cover — learning curves,
+the handout networks the checks build from torch's layers (``networks_checks.handout_*``) are
+the reference's architecture, the crafted-weight expectations of the ReLU checks, a variant's
+skipped code, attacks and a crash message. Its corpus is assignments/networks/corpus/."""
 
 import pytest
 import torch
 
-from corpus import (REPO, assert_checks_named_by_element, assert_full_marks, assert_loses_exactly,
-                    assert_template_scores_zero, bug, grade_reference, losing, write_mutant)
+import practicals
+from corpus import bug, losing, write_mutant
+from grader.assignment import load_module_file
 from grader.judge import grade
 
 pytestmark = pytest.mark.slow
 
 MODULE = "networks"
-REFERENCE_TEXT = (REPO / "reference" / f"{MODULE}.py").read_text()
-
-SHALLOW_ACCURACY = ("ShallowNet accuracy", "ShallowNet accuracy on another split")
-CNN_ACCURACY = ("Cnn accuracy", "Cnn accuracy on another split")
-
-
-def span_bug(name: str, first: tuple[str, str], second: tuple[str, str], *loses: str,
-             maybe: tuple[str, ...] = ()):
-    """A bug made of two edits: one snippet of the reference, from ``first``'s old text to
-    ``second``'s, both replaced (a layer size and the forward step that goes with it)."""
-    start = REFERENCE_TEXT.index(first[0])
-    end = REFERENCE_TEXT.index(second[0], start) + len(second[0])
-    old = REFERENCE_TEXT[start:end]
-    new = old.replace(first[0], first[1], 1)
-    new = new[:len(new) - len(second[0])] + second[1]
-    return bug(name, old, new, *loses, maybe=maybe)
+PRACTICAL = practicals.practical(MODULE)
+SHALLOW_ACCURACY = PRACTICAL.corpus.SHALLOW_ACCURACY
+CNN_ACCURACY = PRACTICAL.corpus.CNN_ACCURACY
 
 
-# The reference Cnn's layers and forward, and an original LeNet-5 in their place: padding 2,
-# C5 as a convolution, tanh and average pooling.
-CNN_BODY = REFERENCE_TEXT[REFERENCE_TEXT.index("        self.conv1 = nn.Conv2d(1, 6, kernel_size=5)"):
-                          REFERENCE_TEXT.index("        return self.fc3(x)\n") + 27]
-ORIGINAL_LENET = """        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
-        self.conv3 = nn.Conv2d(16, 120, kernel_size=5)
-        self.fc1 = nn.Linear(120, 84)
-        self.fc2 = nn.Linear(84, output_nbr)
-        self.pool = nn.AvgPool2d(2)
-        self.act = nn.Tanh()
-        ### END SOLUTION
-
-    def forward(self, x):
-        ### BEGIN SOLUTION
-        x = x.reshape(x.shape[0], 1, 28, 28)
-        x = self.pool(self.act(self.conv1(x)))
-        x = self.pool(self.act(self.conv2(x)))
-        x = self.act(self.conv3(x)).flatten(start_dim=1)
-        return self.fc2(self.act(self.fc1(x)))
-"""
-
-
-CNN_ARCHITECTURE = ("Cnn parameter count", "Cnn layer shapes",
-                    "Cnn matches reference with the same weights", "Cnn output nbr",
-                    "Cnn matches reference with other weights")
-
-BUGS = [
-    bug("shallow_no_relu", "return self.fc2(self.relu(self.fc1(x)))", "return self.fc2(self.fc1(x))",
-        "ShallowNet matches reference with the same weights",
-        "ShallowNet zeroes negative pre activations", "ShallowNet matches reference with other sizes",
-        maybe=SHALLOW_ACCURACY),
-    bug("shallow_hidden_num_ignored",
-        "self.fc1 = nn.Linear(input_num, hidden_num)\n        self.fc2 = nn.Linear(hidden_num, output_num)",
-        "self.fc1 = nn.Linear(input_num, 128)\n        self.fc2 = nn.Linear(128, output_num)",
-        "ShallowNet parameter count [64]", "ShallowNet parameter count with other sizes",
-        "ShallowNet matches reference with other sizes"),
-    bug("deep_hidden_sizes_ignored", "for size in hidden_sizes:", "for size in (512, 128):",
-        "DeepNet parameter count [512-256-128]", "DeepNet parameter count [256]",
-        "DeepNet parameter count with other sizes", "DeepNet matches reference with other sizes"),
-    bug("deep_no_output_layer", "        layers.append(nn.Linear(width, output_num))\n", "",
-        "DeepNet output shape [images]", "DeepNet output shape [flat]",
-        "DeepNet parameter count [512-128]", "DeepNet parameter count [512-256-128]",
-        "DeepNet parameter count [256]", "DeepNet matches reference with the same weights",
-        "DeepNet zeroes negative pre activations and keeps negative logits",
-        "DeepNet parameter count with other sizes", "DeepNet matches reference with other sizes"),
-    bug("deep_relu_on_output", "layers.append(nn.Linear(width, output_num))",
-        "layers += [nn.Linear(width, output_num), nn.ReLU()]",
-        "DeepNet matches reference with the same weights",
-        "DeepNet zeroes negative pre activations and keeps negative logits",
-        "DeepNet matches reference with other sizes"),
-    bug("cnn_fc1_for_32x32", "self.fc1 = nn.Linear(16 * 4 * 4, 120)",
-        "self.fc1 = nn.Linear(16 * 5 * 5, 120)",
-        "Cnn output shape [images]", "Cnn output shape [flat]", *CNN_ARCHITECTURE, *CNN_ACCURACY),
-    span_bug("cnn_no_second_pool",
-             ("self.fc1 = nn.Linear(16 * 4 * 4, 120)", "self.fc1 = nn.Linear(16 * 8 * 8, 120)"),
-             ("x = self.pool(self.relu(self.conv2(x)))", "x = self.relu(self.conv2(x))"),
-             *CNN_ARCHITECTURE, maybe=CNN_ACCURACY),
-    span_bug("cnn_padding_2",
-             ("self.conv1 = nn.Conv2d(1, 6, kernel_size=5)",
-              "self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)"),
-             ("self.fc1 = nn.Linear(16 * 4 * 4, 120)", "self.fc1 = nn.Linear(16 * 5 * 5, 120)"),
-             *CNN_ARCHITECTURE, maybe=CNN_ACCURACY),
-    bug("cnn_images_only", "        x = x.reshape(x.shape[0], 1, 28, 28)  # flat rows become images\n",
-        "", "Cnn output shape [flat]"),
-    bug("early_stopping_no_reset", "            self.best = valid_loss\n            self.bad_epochs = 0\n",
-        "            self.best = valid_loss\n",
-        "EarlyStopping improvement resets the count",
-        "EarlyStopping improvement beyond min delta resets the count"),
-    bug("early_stopping_ignores_min_delta", "if valid_loss < self.best - self.min_delta:",
-        "if valid_loss < self.best:",
-        "EarlyStopping ignores improvements smaller than min delta",
-        "EarlyStopping default arguments",
-        "EarlyStopping improvement beyond min delta resets the count"),
-    bug("early_stopping_one_epoch_late", "return self.bad_epochs >= self.patience",
-        "return self.bad_epochs > self.patience",
-        "EarlyStopping stops after patience epochs without improvement",
-        "EarlyStopping ignores improvements smaller than min delta",
-        "EarlyStopping improvement resets the count", "EarlyStopping with another patience [1]",
-        "EarlyStopping with another patience [3]", "EarlyStopping equal loss is not an improvement",
-        "EarlyStopping default arguments",
-        "EarlyStopping improvement beyond min delta resets the count",
-        "EarlyStopping instances are independent"),
-    # Issue 10: code that hard-codes the first "best" loss at 1.0 (the public sequences all
-    # started at 1.0, where it passed by luck).
-    bug("early_stopping_best_starts_at_one", 'self.best = float("inf")', "self.best = 1.0",
-        "EarlyStopping stops after patience epochs without improvement",
-        "EarlyStopping ignores improvements smaller than min delta",
-        "EarlyStopping keeps going while the loss improves",
-        "EarlyStopping with another patience [3]", "EarlyStopping default arguments",
-        "EarlyStopping improvement beyond min delta resets the count",
-        "EarlyStopping instances are independent"),
-    # Issue 10: a ShallowNet that does not flatten images is told to.
-    bug("shallow_images_not_flattened",
-        "        x = x.reshape(x.shape[0], -1)\n        return self.fc2(self.relu(self.fc1(x)))",
-        "        return self.fc2(self.relu(self.fc1(x)))", "ShallowNet output shape [images]"),
-    # Issue 10: the original LeNet-5 (padding 2, tanh, average pooling, C5 as a 5x5
-    # convolution: 61,706 parameters) runs on 28x28 images, and is told what differs.
-    bug("cnn_original_lenet5", CNN_BODY, ORIGINAL_LENET,
-             "Cnn parameter count", "Cnn layer shapes", "Cnn matches reference with the same weights",
-             "Cnn output nbr", "Cnn matches reference with other weights", *CNN_ACCURACY),
-]
-
-# What the student reads for some bugs: (check, words its message must contain).
-HINTS = {
-    "shallow_no_relu": [("ShallowNet zeroes negative pre activations", "without ReLU"),
-                        ("ShallowNet matches reference with the same weights", "without any ReLU")],
-    "shallow_hidden_num_ignored": [("ShallowNet parameter count [64]", "hidden_num")],
-    "deep_relu_on_output": [("DeepNet zeroes negative pre activations and keeps negative logits",
-                             "ReLU applied after the output layer"),
-                            ("DeepNet matches reference with the same weights",
-                             "with a ReLU after the output layer")],
-    "deep_no_output_layer": [("DeepNet parameter count [512-128]", "last Linear layer")],
-    "cnn_fc1_for_32x32": [("Cnn layer shapes", "16·5·5 = 400"),
-                          ("Cnn output shape [images]", "16·5·5 = 400"),
-                          ("Cnn accuracy", "16·5·5 = 400")],
-    "cnn_no_second_pool": [("Cnn parameter count", "max-pooling after the second convolution")],
-    "cnn_padding_2": [("Cnn parameter count", "61,706 parameters")],
-    "cnn_images_only": [("Cnn output shape [flat]", "reshape them to images")],
-    "shallow_images_not_flattened": [("ShallowNet output shape [images]", "flatten the input")],
-    "cnn_original_lenet5": [("Cnn parameter count", "original LeNet-5"),
-                            ("Cnn layer shapes", "original LeNet-5"),
-                            ("Cnn accuracy", "original LeNet-5")],
-    "early_stopping_one_epoch_late": [
-        ("EarlyStopping stops after patience epochs without improvement", "one epoch late")],
-    "early_stopping_no_reset": [("EarlyStopping improvement resets the count", "one epoch early")],
-    "early_stopping_ignores_min_delta": [
-        ("EarlyStopping ignores improvements smaller than min delta", "never said to stop")],
-}
-
-
-@pytest.fixture(scope="module")
-def reference_result(tmp_path_factory):
-    return grade_reference(tmp_path_factory.mktemp("ref"), MODULE)
-
-
-def test_reference_scores_full_marks_public_and_hidden(reference_result):
-    result = reference_result
-    assert_full_marks(result)
-
-
-def test_every_check_name_starts_with_its_element(reference_result):
-    assert_checks_named_by_element(reference_result, {"ShallowNet", "DeepNet", "Cnn", "EarlyStopping"},
-                                   BUGS)
-    assert all("accuracy" in c.name for c in reference_result.checks if c.trains)
-
-
-def test_accuracy_checks_report_learning_curves(reference_result):
-    trained = [c for c in reference_result.checks if c.trains]
+def test_accuracy_checks_report_learning_curves():
+    trained = [c for c in PRACTICAL.reference_result().checks if c.trains]
     assert sorted(c.name for c in trained) == sorted(SHALLOW_ACCURACY + CNN_ACCURACY)
     for check in trained:
         curves = check.details["learning_curves"]
@@ -195,12 +32,8 @@ def test_accuracy_checks_report_learning_curves(reference_result):
 
 @pytest.fixture(scope="module")
 def scenarios():
-    sys.path.insert(0, str(REPO / "assignments" / MODULE))
-    try:
-        import networks_checks
-    finally:
-        sys.path.remove(str(REPO / "assignments" / MODULE))
-    return networks_checks
+    folder = PRACTICAL.assignment.folder
+    return load_module_file("networks_checks_under_test", folder / "networks_checks.py")
 
 
 @pytest.mark.parametrize("name,kwargs", [
@@ -208,7 +41,7 @@ def scenarios():
     ("DeepNet", {}), ("DeepNet", {"input_num": 196, "hidden_sizes": (64, 32, 16), "output_num": 5}),
     ("Cnn", {}), ("Cnn", {"output_nbr": 5})])
 def test_handout_networks_are_the_reference(scenarios, name, kwargs):
-    from reference import networks as ref
+    ref = PRACTICAL.assignment.load_reference()
 
     torch.manual_seed(0)
     local, model = scenarios.handout(name, kwargs).eval(), getattr(ref, name)(**kwargs).eval()
@@ -239,28 +72,9 @@ def test_crafted_expectations_are_what_the_handout_computes(scenarios, name):
         assert (expected < -1).all()   # a ReLU on the output would change every logit
 
 
-@pytest.mark.parametrize("mutation", BUGS, ids=lambda m: m.name)
-def test_bug_loses_points_exactly_on_its_checks(tmp_path, mutation):
-    result = grade(write_mutant(tmp_path, MODULE, mutation), MODULE, hidden=True)
-    assert_loses_exactly(result, mutation)
-    for check, words in HINTS.get(mutation.name, []):
-        message = next(c.message for c in result.checks if c.name == check)
-        assert words in message, (check, message)
-
-
-@pytest.mark.parametrize("name", ["sequential", "functional"])
-def test_valid_solutions_written_differently_score_full_marks(name):
-    folder = REPO / "tests" / "submissions" / MODULE / name
-    result = grade(folder, MODULE, hidden=True)
-    assert result.error is None
-    assert losing(result) == set(), {c.name: c.message for c in result.checks if not c.passed}
-    assert result.score == result.max_score > 0
-    if name == "functional":
-        assert any("__main__" in s.reason for s in result.skipped)
-
-
-def test_untouched_template_scores_zero_with_a_clear_message_each(tmp_path):
-    assert_template_scores_zero(tmp_path, MODULE)
+def test_variant_with_a_main_block_skips_it():
+    result = PRACTICAL.variant_result("functional")
+    assert any("__main__" in s.reason for s in result.skipped)
 
 
 # Issue 9, "points without learning": a ShallowNet that cannot learn (its forward detaches the

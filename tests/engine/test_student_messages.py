@@ -273,7 +273,7 @@ def test_a_definition_inside_a_main_function_says_so():
 @pytest.mark.parametrize("assignment,module", [("mlp_pixels", "mlp_pixels"),
                                                ("networks", "networks")])
 def test_the_starters_state_the_conventions_the_messages_explain(assignment, module):
-    text = " ".join((REPO / "student_template" / assignment / f"{module}.py").read_text().split())
+    text = " ".join((REPO / "assignments" / assignment / "starter" / f"{module}.py").read_text().split())
     assert "labels are **class indices**, an int64 tensor [B]" in text
     assert "one-hot rows" in text and "mnist.pkl.gz" in text
     assert "loss_fn(output, target)" in text
@@ -281,7 +281,7 @@ def test_the_starters_state_the_conventions_the_messages_explain(assignment, mod
 
 
 def test_the_perceptron_starter_says_its_labels_are_one_hot():
-    text = " ".join((REPO / "student_template" / "perceptron" / "perceptron.py").read_text().split())
+    text = " ".join((REPO / "assignments" / "perceptron" / "starter" / "perceptron.py").read_text().split())
     assert "labels ``t`` are **one-hot** float32 rows [B, 10]" in text
 
 

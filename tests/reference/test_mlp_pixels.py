@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from grader.training import make_loader
-from reference import mlp_pixels as ref
+from grader.assignment import load_assignment
+
+ref = load_assignment("mlp_pixels").load_reference()
 
 
 @pytest.mark.parametrize("hidden,count", [((512, 128), 468_874), ((512, 256, 128), 567_434),

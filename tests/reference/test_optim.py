@@ -12,7 +12,9 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from reference import optim as ref
+from grader.assignment import load_assignment
+
+ref = load_assignment("optim").load_reference()
 
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 

@@ -2,7 +2,9 @@
 
 import torch
 
-from reference import perceptron
+from grader.assignment import load_assignment
+
+perceptron = load_assignment("perceptron").load_reference()
 
 
 def test_init_params_shapes_range_and_generator():

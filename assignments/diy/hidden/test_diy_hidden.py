@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import check_close, check_finite
-from grader.failures import CheckFailure
+from grader.api import check_close, check_finite
+from grader.api import CheckFailure
 
 import diy_checks as checks
+import diy_hidden_checks as hidden_checks
 from diy_checks import distinct, randn
 
 # ------------------------------------------------------------------------------ losses
@@ -260,7 +261,7 @@ def test_SGD_is_deterministic_for_a_seed(student):
     runs = [checks.sgd_probe_run(student, n=30, batch_size=8, epochs=2, seed=s) for s in (3, 3, 4)]
     (h1, b1, _), (h2, b2, _), (_, b3, _) = runs
     same = len(b1) == len(b2) and all(np.array_equal(u, v) for u, v in zip(b1, b2))
-    if not same or not checks.same_values(h1, h2):
+    if not same or not hidden_checks.same_values(h1, h2):
         raise CheckFailure("SGD(..., seed=3) twice gave different batches or losses: draw the "
                            "shuffling from np.random.default_rng(seed), not from global state")
     if len(b1) == len(b3) and all(np.array_equal(u, v) for u, v in zip(b1, b3)):
@@ -283,4 +284,4 @@ def test_SGD_autoencoder_reduces_reconstruction_loss(student, settings, usps, sc
     """Linear(256, 64) → TanH → Linear(64, 256) → Sigmoide with BCELoss, trained by SGD to
     reproduce its input: the reconstruction loss of held-out images, measured here, drops by the
     required factor and beats the average image."""
-    checks.autoencoder_scenario(student, settings, usps, score, seed=0)
+    hidden_checks.autoencoder_scenario(student, settings, usps, score, seed=0)

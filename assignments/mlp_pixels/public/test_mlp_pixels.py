@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from grader import model_checks as mc
-from grader.checks import (check_close, check_int, check_parameter_count,
+from grader.api import models as mc
+from grader.api import (check_close, check_int, check_parameter_count,
                            check_shape)
-from grader.failures import CheckFailure
+from grader.api import CheckFailure
 
 import mlp_pixels_checks as checks
 

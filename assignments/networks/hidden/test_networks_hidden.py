@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import networks_checks as checks
+import networks_hidden_checks as hidden_checks
 
 
 # ------------------------------------------------------------------------------ ShallowNet
@@ -131,4 +132,4 @@ def test_EarlyStopping_improvement_beyond_min_delta_resets_the_count(student):
 @pytest.mark.points(1)
 def test_EarlyStopping_instances_are_independent(student):
     """Two stoppers used in turns each keep their own best loss and count."""
-    checks.independent_stoppers(student)
+    hidden_checks.independent_stoppers(student)

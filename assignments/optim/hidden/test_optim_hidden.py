@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import optim_checks as checks
+import optim_hidden_checks as hidden_checks
 
 # ------------------------------------------------------------------------------- sgd_step
 
@@ -28,7 +29,7 @@ def test_sgd_step_weight_decay_without_momentum(student):
 def test_sgd_step_trains_a_library_model(student):
     """sgd_step on list(model.parameters()) with the gradients of an MSE loss, as in a training
     loop (momentum 0.5, weight decay 0.01, 6 steps), matches torch.optim.SGD on the same model."""
-    checks.optimizer_on_model_scenario(
+    hidden_checks.optimizer_on_model_scenario(
         student, "sgd", {"lr": 0.2, "momentum": 0.5, "weight_decay": 0.01}, n_steps=6, seed=11)
 
 
@@ -37,7 +38,7 @@ def test_sgd_step_leaves_the_gradients_unchanged(student):
     """sgd_step does not modify the gradients it is given (they are the parameters' .grad)."""
     kwargs = {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}
     run = checks.optimizer_scenario(student, "sgd", kwargs, n_steps=3, seed=12, compare=False)
-    checks.gradients_left_alone("sgd_step", run)
+    hidden_checks.gradients_left_alone("sgd_step", run)
 
 
 # --------------------------------------------------------------------------- rmsprop_step
@@ -47,7 +48,7 @@ def test_sgd_step_leaves_the_gradients_unchanged(student):
 def test_rmsprop_step_trains_a_library_model(student):
     """rmsprop_step on list(model.parameters()) with the gradients of an MSE loss, 8 steps with
     lr=1e-3, alpha=0.95, eps=1e-7, matches torch.optim.RMSprop on the same model."""
-    checks.optimizer_on_model_scenario(
+    hidden_checks.optimizer_on_model_scenario(
         student, "rmsprop", {"lr": 1e-3, "alpha": 0.95, "eps": 1e-7}, n_steps=8, seed=13)
 
 
@@ -100,13 +101,13 @@ def test_Dropout_with_p_zero_is_identity(student):
 def test_Dropout_gradient_is_the_scaled_mask(student):
     """The gradient of Dropout(0.25)(x).sum() with respect to x is the mask of kept elements
     divided by 1 - p: dropout stays inside the autograd graph."""
-    checks.dropout_gradient(student, 0.25, seed=3)
+    hidden_checks.dropout_gradient(student, 0.25, seed=3)
 
 
 @pytest.mark.points(1)
 def test_Dropout_draws_a_new_mask_each_call(student):
     """Two forward passes in a row drop different elements."""
-    checks.dropout_new_mask_each_call(student, 0.5, seed=4)
+    hidden_checks.dropout_new_mask_each_call(student, 0.5, seed=4)
 
 
 # ---------------------------------------------------------------------------- BatchNorm1d
@@ -138,7 +139,7 @@ def test_BatchNorm1d_default_arguments_match_torch(student):
 def test_BatchNorm1d_initial_state(student):
     """A fresh BatchNorm1d(6) starts like nn.BatchNorm1d: weight 1, bias 0, running_mean 0,
     running_var 1."""
-    checks.batchnorm_initial_state(student, 6)
+    hidden_checks.batchnorm_initial_state(student, 6)
 
 
 # -------------------------------------------------------------------- precision_recall_f1
