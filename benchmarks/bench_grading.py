@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    reference = REPO / "reference" / "mlp_pixels.py"
+    reference = REPO / "assignments" / "mlp_pixels" / "reference" / "mlp_pixels.py"
     strong = sandbox.probe()
     basic = sandbox.Isolation("basic", ["rlimits"])
     rows = []

@@ -173,7 +173,7 @@ def test_the_report_formats_come_from_one_table():
 
 def _reference(module: str) -> Path:
     for path in (REPO / "assignments" / module / "reference" / f"{module}.py",
-                 REPO / "reference" / f"{module}.py"):
+                 REPO / "assignments" / module / "reference" / f"{module}.py"):
         if path.is_file():
             return path
     raise FileNotFoundError(module)
