@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from grader.i18n import N_, _, ngettext
 from grader.slicing import SlicePlan, Statement
 from grader.submission import Source
 
@@ -23,12 +24,16 @@ LIBRARIES = {"tqdm", "tensorboard", "tensorboardX", "matplotlib", "seaborn", "sk
 MAX_LISTED = 8
 
 
+# Translated where used: French gives both nouns the same gender, so one sentence fits both.
+KINDS = {"class": N_("class"), "function": N_("function")}
+
+
 def _kind(name: str) -> str:
-    return "class" if name[:1].isupper() else "function"
+    return _(KINDS["class" if name[:1].isupper() else "function"])
 
 
 def _absent(name: str, file: str) -> str:
-    return f"no {_kind(name)} `{name}` in {file}"
+    return _("no {kind} `{name}` in {file}").format(kind=_kind(name), name=name, file=file)
 
 
 def _errors(report) -> list[dict]:
@@ -41,7 +46,8 @@ def _statement_at(plan: SlicePlan, lineno: int) -> Statement | None:
 
 def _names(names: list[str], limit: int = 4) -> str:
     shown = ", ".join(f"`{n}`" for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return shown + (_(" and {count} more").format(count=len(names) - limit)
+                    if len(names) > limit else "")
 
 
 def failed_import_reason(statement: Statement | None, error: dict, source: Source) -> str:
@@ -51,22 +57,24 @@ def failed_import_reason(statement: Statement | None, error: dict, source: Sourc
     if relative and not source.is_package:
         module, names = relative.group(2), relative.group(3).split("#")[0].strip()
         first = names.split(",")[0].split(" as ")[0].strip(" ()")
-        what = f"`{first}`" if first != "*" else "what you need from it"
-        fix = (f"write `from {module} import {names.strip(' ()')}` (with {module.split('.')[0]}.py "
-               f"next to your file) or define {what} in your file" if module else
-               "import the module by its name, or define what you need in your file")
-        return ("a relative import only works inside a package, and your file is graded on its "
-                f"own: {fix}")
+        what = f"`{first}`" if first != "*" else _("what you need from it")
+        fix = (_("write `from {module} import {names}` (with {file} next to your file) or define "
+                 "{what} in your file").format(module=module, names=names.strip(" ()"),
+                                              file=module.split(".")[0] + ".py", what=what)
+               if module else
+               _("import the module by its name, or define what you need in your file"))
+        return _("a relative import only works inside a package, and your file is graded on its "
+                 "own: {fix}").format(fix=fix)
     message = error.get("message", "")
     absent = re.fullmatch(r"No module named '([\w.]+)'", message)
     if error.get("type") == "ModuleNotFoundError" and absent:
         top = absent.group(1).split(".")[0]
         if top in LIBRARIES:
-            return (f"`{top}` is not installed where the grader runs, so the code it checks "
-                    "cannot use it (progress bars, plots and logging belong in your experiments, "
-                    f"under {GUARD})")
-        return (f"there is no module `{top}` where the grader runs: if it is a file of yours, hand "
-                f"in {top}.py with your file (the whole folder)")
+            return _("`{module}` is not installed where the grader runs, so the code it checks "
+                     "cannot use it (progress bars, plots and logging belong in your experiments, "
+                     "under {guard})").format(module=top, guard=GUARD)
+        return _("there is no module `{module}` where the grader runs: if it is a file of yours, "
+                 "hand in {module}.py with your file (the whole folder)").format(module=top)
     return f"{error.get('type', 'ImportError')}: {message}" if message else error.get("type", "")
 
 
@@ -100,35 +108,42 @@ def message(name: str, source: Source, plan: SlicePlan, report) -> str:
         cause = _failed_import_used(statement, plan, report, error)
         if cause is not None:
             used, imported, import_error = cause
-            return (f"`{name}` could not be defined ({where}): it needs `{used}`, imported by "
-                    f"`{imported.summary}` at {source.where(imported.lineno)}, which failed — "
-                    f"{failed_import_reason(imported, import_error, source)}")
-        return f"`{name}` could not be defined: {where} raised {error['type']}: {error['message']}"
+            return _("`{name}` could not be defined ({where}): it needs `{used}`, imported by "
+                     "`{statement}` at {place}, which failed — {reason}").format(
+                name=name, where=where, used=used, statement=imported.summary,
+                place=source.where(imported.lineno),
+                reason=failed_import_reason(imported, import_error, source))
+        return _("`{name}` could not be defined: {where} raised {error}: {message}").format(
+            name=name, where=where, error=error["type"], message=error["message"])
     container = plan.container(name)
     if container is not None:
-        kind, line, _ = plan.inner[name]
-        what = "class" if kind == "class" else "function"
+        kind, line, _index = plan.inner[name]
+        what = _(KINDS["class" if kind == "class" else "function"])
         if container.kind == "main-guard":
-            return (f"`{name}` is inside the {GUARD} block ({source.where(container.lineno)}), "
-                    f"which the grader does not run: move the {what} to the top level")
+            return _("`{name}` is inside the {guard} block ({where}), which the grader does not "
+                     "run: move the {what} to the top level").format(
+                name=name, guard=GUARD, where=source.where(container.lineno), what=what)
         if container.kind == "def":
             outer = container.summary.removeprefix("def ").split("(")[0]
-            return (f"`{name}` is defined inside the function `{outer}` ({source.where(line)}), so "
-                    f"it only exists while `{outer}` runs: move the {what} to the top level")
+            return _("`{name}` is defined inside the function `{outer}` ({where}), so it only "
+                     "exists while `{outer}` runs: move the {what} to the top level").format(
+                name=name, outer=outer, where=source.where(line), what=what)
         if container.kind == "class":
             outer = container.summary.removeprefix("class ").split("(")[0].rstrip(":")
-            return (f"`{name}` is a method of the class `{outer}` ({source.where(line)}); the "
-                    f"practical asks for a top-level {_kind(name)} `{name}`")
-        return (f"`{name}` is defined at {source.where(line)}, inside top-level code the grader "
-                f"does not run (`{container.summary}`): move the {what} to the top level")
+            return _("`{name}` is a method of the class `{outer}` ({where}); the practical asks "
+                     "for a top-level {kind} `{name}`").format(
+                name=name, outer=outer, where=source.where(line), kind=_kind(name))
+        return _("`{name}` is defined at {where}, inside top-level code the grader does not run "
+                 "(`{statement}`): move the {what} to the top level").format(
+            name=name, where=source.where(line), statement=container.summary, what=what)
     if name in plan.only_in_skipped:
-        return (f"`{name}` is only defined at {source.where(plan.only_in_skipped[name])}, inside "
-                "top-level code the grader does not run (a loop or an `if __name__` block): "
-                "define it at the top level")
+        return _("`{name}` is only defined at {where}, inside top-level code the grader does not "
+                 "run (a loop or an `if __name__` block): define it at the top level").format(
+            name=name, where=source.where(plan.only_in_skipped[name]))
     text = _absent(name, file)
     close = plan.suggestions(name)
     if close:
-        text += f" — did you mean `{close[0]}`?"
+        text += _(" — did you mean `{name}`?").format(name=close[0])
     return text
 
 
@@ -139,12 +154,19 @@ def summary(source: Source, plan: SlicePlan, report, assignment: str) -> list[st
     inside = [n for n in plan.required
               if guard is not None and plan.container(n) is guard]
     if guard is not None:
-        notes.append(
-            f"{_names(inside)} {'is' if len(inside) == 1 else 'are'} defined inside the {GUARD} "
-            f"block at {source.where(guard.lineno)}, which the grader never runs (it runs your "
-            "imports and top-level definitions only). Move the functions and classes out of the "
-            "block, to the top level of the file, and keep only your training and experiments "
-            f"under it; `grade template {assignment}` writes a starter file laid out that way.")
+        notes.append(ngettext(
+            "{names} is defined inside the {guard} block at {where}, which the grader never runs "
+            "(it runs your imports and top-level definitions only). Move the functions and "
+            "classes out of the block, to the top level of the file, and keep only your training "
+            "and experiments under it; `grade template {assignment}` writes a starter file laid "
+            "out that way.",
+            "{names} are defined inside the {guard} block at {where}, which the grader never runs "
+            "(it runs your imports and top-level definitions only). Move the functions and "
+            "classes out of the block, to the top level of the file, and keep only your training "
+            "and experiments under it; `grade template {assignment}` writes a starter file laid "
+            "out that way.", len(inside)).format(
+            names=_names(inside), guard=GUARD, where=source.where(guard.lineno),
+            assignment=assignment))
     defined = report.defined if report is not None else list(plan.defined)
     absent = []  # defined nowhere and nothing like them: one line for all of them
     for name in plan.required:
@@ -153,16 +175,18 @@ def summary(source: Source, plan: SlicePlan, report, assignment: str) -> list[st
         line = message(name, source, plan, report)
         if line == _absent(name, source.display_name):
             absent.append(name)
-        elif "— did you mean" in line:
-            notes.append(f"{line} The grader looks for the practical's names (see `grade template "
-                         f"{assignment}`): rename yours.")
+        elif line.startswith(_absent(name, source.display_name)):  # and a "did you mean"
+            notes.append(line + _(" The grader looks for the practical's names (see `grade "
+                                  "template {assignment}`): rename yours.").format(
+                assignment=assignment))
         else:
             notes.append(line)
     if absent:
         found = [n for n, k in plan.defined.items() if k in ("def", "class") and n in defined]
-        notes.append(f"not defined in {source.display_name}: {_names(absent, MAX_LISTED)}" + (
-            f" (it defines {_names(found, MAX_LISTED)})" if found else "") + (
-            "; every check that needs one of them fails" if len(absent) > 1 else ""))
+        notes.append(_("not defined in {file}: {names}").format(
+            file=source.display_name, names=_names(absent, MAX_LISTED)) + (
+            _(" (it defines {names})").format(names=_names(found, MAX_LISTED)) if found else "")
+            + (_("; every check that needs one of them fails") if len(absent) > 1 else ""))
     return notes
 
 
@@ -183,8 +207,9 @@ def load_notes(source: Source, plan: SlicePlan, report, assignment: str) -> list
             continue  # the summary says why that name is missing, and its import
         where = source.where(error["lineno"])
         if error.get("import"):
-            notes.append(f"{where}: `{statement.summary if statement else 'import'}` failed: "
-                         f"{failed_import_reason(statement, error, source)}")
+            notes.append(_("{where}: `{statement}` failed: {reason}").format(
+                where=where, statement=statement.summary if statement else "import",
+                reason=failed_import_reason(statement, error, source)))
         else:
             notes.append(f"{where}: {error['type']}: {error['message']}")
     return notes + summary(source, plan, report, assignment)
@@ -203,9 +228,11 @@ def failed_binding(name: str, source: Source, plan: SlicePlan, report) -> str:
             why = failed_import_reason(statement, error, source)
         else:
             cause = _failed_import_used(statement, plan, report, error)
-            why = (f"it needs `{cause[0]}`, whose import at {source.where(cause[1].lineno)} "
-                   f"failed: {failed_import_reason(cause[1], cause[2], source)}" if cause
+            why = (_("it needs `{name}`, whose import at {where} failed: {reason}").format(
+                name=cause[0], where=source.where(cause[1].lineno),
+                reason=failed_import_reason(cause[1], cause[2], source)) if cause
                    else f"{error['type']}: {error['message']}")
-        return (f"`{name}` is not defined because `{statement.summary}` ({where}) failed when the "
-                f"grader loaded your file — {why}")
+        return _("`{name}` is not defined because `{statement}` ({where}) failed when the grader "
+                 "loaded your file — {why}").format(name=name, statement=statement.summary,
+                                                   where=where, why=why)
     return ""

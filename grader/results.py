@@ -146,16 +146,14 @@ class GradingResult:
         `if __name__ == "__main__":` block, a training loop or a call before an import."""
         if not self.skipped:
             return ""
-        from grader.i18n import ngettext
+        from grader.i18n import _
 
         rank = {"main": 0, "loop": 1, "expression": 2}
         example = min(self.skipped, key=lambda s: next(
             (r for key, r in rank.items() if key in s.reason), len(rank)))
-        return ngettext("not run (top-level code the checks do not need): {count} statement, "
-                        "e.g. {where}: {code}",
-                        "not run (top-level code the checks do not need): {count} statements, "
-                        "e.g. {where}: {code}", len(self.skipped)).format(
-            count=len(self.skipped), where=example.where, code=example.code)
+        return _("not run (top-level code the checks do not need): {count} statement(s), e.g. "
+                 "{where}: {code}").format(count=len(self.skipped), where=example.where,
+                                           code=example.code)
 
     # ---------------------------------------------------------------- (de)serialisation
 
