@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from grader.i18n import _
+
 # `raise NotImplementedError`, `raise NotImplementedError()`, `raise NotImplementedError("TODO")`
 _STARTER_RAISE = re.compile(r"^raise\s+NotImplementedError\b")
 
@@ -87,28 +89,28 @@ def explain(type_name: str, message: str, code: str = "") -> str:
         return _named("images_not_flattened", _flatten_hint(*(int(g) for g in shapes.groups())))
     if type_name == "RuntimeError" and _ONE_HOT_TARGET.search(message):
         return _named("one_hot_target",
-                      "The loss got one-hot integer rows as its target: `nn.CrossEntropyLoss` takes "
-                "the class indices themselves (an int64 tensor [B]), which is what the grader's "
-                "data loaders give — drop the conversion to one-hot.")
+                      _("The loss got one-hot integer rows as its target: `nn.CrossEntropyLoss` "
+                        "takes the class indices themselves (an int64 tensor [B]), which is what "
+                        "the grader's data loaders give — drop the conversion to one-hot."))
     if type_name == "RuntimeError" and _FLOAT_TARGET.search(message):
         return _named("float_target",
-                      "The loss needs the labels as class indices of type int64 (`torch.long`), as "
-                "the grader's data loaders give them: do not convert them with `.float()` (or "
-                "convert back with `.long()`).")
+                      _("The loss needs the labels as class indices of type int64 (`torch.long`), "
+                        "as the grader's data loaders give them: do not convert them with "
+                        "`.float()` (or convert back with `.long()`)."))
     return ""
 
 
 def _integer_kernel_hint(kernel: str, dtype: str, code: str) -> str:
     if any(part in kernel.lower() for part in _LOSS_KERNELS):
-        return ("The loss got integer class labels where it expects the network's output: "
-                "the arguments are probably in the wrong order. PyTorch losses are called "
-                "`loss_fn(output, target)` — the output (logits [B, 10]) first, then the labels "
-                "(class indices [B]): write `loss_fn(model(x), y)`, not `loss_fn(y, model(x))` "
-                "(the course's `loss_func(t, y)` order).")
-    return (f"An operation that needs floating-point numbers got an integer tensor ({dtype}): "
-            "class labels are int64, images are float32 — check that the labels are not passed "
-            "where the images or the output belong (the order of the arguments), or convert "
-            "with `.float()`.")
+        return _("The loss got integer class labels where it expects the network's output: "
+                 "the arguments are probably in the wrong order. PyTorch losses are called "
+                 "`loss_fn(output, target)` — the output (logits [B, 10]) first, then the labels "
+                 "(class indices [B]): write `loss_fn(model(x), y)`, not `loss_fn(y, model(x))` "
+                 "(the course's `loss_func(t, y)` order).")
+    return _("An operation that needs floating-point numbers got an integer tensor ({dtype}): "
+             "class labels are int64, images are float32 — check that the labels are not passed "
+             "where the images or the output belong (the order of the arguments), or convert "
+             "with `.float()`.").format(dtype=dtype)
 
 
 def _one_hot_hint(code: str) -> str:
@@ -117,21 +119,23 @@ def _one_hot_hint(code: str) -> str:
     if not names and not re.search(r"\b(?:arg)?max\(", code):
         return ""  # dim 1 of a 1-D tensor, but not an argmax: nothing specific to say
     if len(names) == 1:
-        taken = f"`{names[0]}` is 1-D"
+        taken = _("`{name}` is 1-D").format(name=names[0])
     elif names:  # `y.argmax(1) == t.argmax(1)`: the labels are one of them
-        taken = " or ".join(f"`{n}`" for n in names) + " is 1-D"
+        taken = _("{names} is 1-D").format(names=_(" or ").join(f"`{n}`" for n in names))
     else:
-        taken = "the tensor is 1-D"
-    return (f"{taken}, so it has no dimension 1: the labels the grader's data loaders give are "
-            "class indices (an int64 tensor [B] such as tensor([3, 7, 0, ...])), not one-hot rows "
-            "like the labels of the course's mnist.pkl.gz. Compare the predicted classes with "
-            "the labels directly: `(output.argmax(1) == y).sum()`, without `y.argmax(1)`.")
+        taken = _("the tensor is 1-D")
+    return _("{taken}, so it has no dimension 1: the labels the grader's data loaders give are "
+             "class indices (an int64 tensor [B] such as tensor([3, 7, 0, ...])), not one-hot "
+             "rows like the labels of the course's mnist.pkl.gz. Compare the predicted classes "
+             "with the labels directly: `(output.argmax(1) == y).sum()`, without "
+             "`y.argmax(1)`.").format(taken=taken)
 
 
 def _flatten_hint(rows: int, cols: int, inner: int, width: int) -> str:
     if cols == inner or cols < 2 or inner != cols * cols or rows % cols:
         return ""
-    return (f"A linear layer expecting {inner} features got images: their last axis is a row of "
-            f"{cols} pixels. The grader gives images [B, 1, {cols}, {cols}]; flatten them to "
-            f"[B, {inner}] first — `nn.Flatten()` as the first layer, or "
-            "`x = x.view(x.shape[0], -1)` at the start of forward.")
+    return _("A linear layer expecting {inner} features got images: their last axis is a row of "
+             "{cols} pixels. The grader gives images [B, 1, {cols}, {cols}]; flatten them to "
+             "[B, {inner}] first — `nn.Flatten()` as the first layer, or "
+             "`x = x.view(x.shape[0], -1)` at the start of forward.").format(inner=inner,
+                                                                             cols=cols)
