@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -69,6 +69,10 @@ class Mistake:
         """This mistake recognised by what the student's answer is rather than by a value
         (``None`` where a loss belongs, a list of one loss per batch)."""
         return Candidate(self, lambda: None, lambda actual, _: bool(predicate(actual)))
+
+    def at(self, element: str) -> "Mistake":
+        """The same mistake in another element (a loop mistake of train_loop or valid_loop)."""
+        return replace(self, element=element)
 
     def failure(self, detail: str = "") -> "DiagnosedFailure":
         """The failure to raise when a check's own logic recognised this mistake; ``detail``:
