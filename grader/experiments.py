@@ -22,9 +22,11 @@ ReLU; SGD vs Adam; three architectures), each ending in "Conclusion ?". Three pa
   compares them with the reported start of the curves. A neighbour's numbers presented under
   one's own seed, or invented curves, do not replay.
 
-:func:`replay_in_child` is the one function here that runs in the student process: it decides
-nothing (the judge compares what it returns), so a submission that replaces it only hurts
-itself.
+The replay (:func:`_replay_in_child`) drives the student process from here, through handles:
+the child runs the student's code and the grader's standard loader helper and sends back the
+history as data; the judge decides. (A submission that detects the replay in its own process
+could forge what it sends back: the replay is evidence against copied or invented numbers, not
+a proof against code written to deceive it.)
 """
 
 from __future__ import annotations
@@ -478,32 +480,6 @@ def answer(question_id: str, choice: str, *, path=None, assignment: str | None =
 
 
 # --------------------------------------------------------------------------------------------
-# The replay: runs in the student process
-# --------------------------------------------------------------------------------------------
-
-def replay_in_child(MLP, make_optimizer, fit, x, y, xv, yv, *, hidden, activation, optimizer,
-                    lr, batch_size, seed, epochs) -> dict:
-    """The student's experiment again, for its first ``epochs``: the loaders of
-    :func:`experiment_data`, torch seeded with ``seed``, the student's MLP, make_optimizer and
-    fit (with the student's own loops). Returns the history as plain floats (or None where a
-    value is not a number: the judge says so)."""
-    import torch
-    from torch import nn
-
-    train_loader, valid_loader = make_loaders(x, y, xv, yv, batch_size, seed)
-    torch.manual_seed(seed)
-    model = MLP(hidden=tuple(hidden), activation=getattr(nn, activation))
-    opt = make_optimizer(optimizer, model.parameters(), lr)
-    history = fit(model, train_loader, valid_loader, nn.CrossEntropyLoss(), opt, epochs,
-                  "replay_checkpoint.pt")
-    try:
-        train, valid, _ = normalize_history(history)
-    except ExperimentError as e:
-        return {"error": str(e)}
-    return {"train_loss": train, "valid_loss": valid}
-
-
-# --------------------------------------------------------------------------------------------
 # The answer key: where it is, what it says
 # --------------------------------------------------------------------------------------------
 
@@ -751,7 +727,7 @@ class _Checker:
 
     def _replay(self, e: Experiment, entry: dict) -> tuple[bool, str]:
         from grader.failures import CheckFailure
-        from grader.student_process import StudentModule, call_as
+        from grader.student_process import StudentModule
 
         epochs = min(int(self.tolerance.get("replay_epochs", 1)), len(entry["train_loss"]))
         if self.process is None:
@@ -766,18 +742,17 @@ class _Checker:
         try:
             if not self.process.running:
                 self.process.start()
-            got = call_as(what, student.lib("grader.experiments.replay_in_child"), student.MLP,
-                          student.make_optimizer, student.fit, train.images, train.labels,
-                          valid.images, valid.labels, hidden=c["hidden"],
-                          activation=c["activation"], optimizer=c["optimizer"], lr=c["lr"],
-                          batch_size=c["batch_size"], seed=entry["seed"], epochs=epochs)
+            got = _replay_in_child(student, c, train, valid, entry["seed"], epochs)
         except CheckFailure as err:
             return False, f"experiment {e.id} could not be replayed ({what}): {err}"
-        if not isinstance(got, dict) or "error" in got or not all(
-                isinstance(got.get(k), list) and len(got[k]) == epochs
-                for k in ("train_loss", "valid_loss")):
-            why = got.get("error") if isinstance(got, dict) and "error" in got else "not a history"
-            return False, f"experiment {e.id} could not be replayed: your fit returned {why}"[:400]
+        try:
+            got_train, got_valid, _ = normalize_history(got)
+        except ExperimentError as err:
+            return False, f"experiment {e.id} could not be replayed: your fit returned {err}"[:400]
+        if len(got_train) != epochs:
+            return False, (f"experiment {e.id} could not be replayed: fit(..., epochs={epochs}) "
+                           f"returned {len(got_train)} losses")
+        got = {"train_loss": got_train, "valid_loss": got_valid}
         rtol = float(self.tolerance.get("replay_rtol", 1e-4))
         atol = float(self.tolerance.get("replay_atol", 1e-5))
         for curve in ("train_loss", "valid_loss"):
@@ -823,12 +798,50 @@ class _Checker:
                       f"({what}: {shown})")
 
     def _key_votes(self, q: Question) -> list[str]:
+        """The reference's answer per seed; none when a seed's numbers do not decide (two
+        quantities closer than the tolerance: after two epochs of a stuck Sigmoid network,
+        batch 16 and batch 64 differ by noise)."""
         if not self.key:
             return []
         runs = [self.key["experiments"][exp].get("runs", {}) for exp in q.choices.values()]
         seeds = set.intersection(*(set(r) for r in runs)) if runs else set()
-        return [decide(q, {exp: self.key["experiments"][exp]["runs"][s]
-                           for exp in q.choices.values()})[0] for s in sorted(seeds)]
+        if q.quantity == "test_accuracy":
+            margin = lambda values: float(self.tolerance.get("answer_margin_abs", 0.01))  # noqa: E731
+        else:
+            rel = float(self.tolerance.get("answer_margin_rel", 0.01))
+            margin = lambda values: rel * sum(values) / len(values)  # noqa: E731
+        votes = []
+        for s in sorted(seeds):
+            choice, values = decide(q, {exp: self.key["experiments"][exp]["runs"][s]
+                                        for exp in q.choices.values()})
+            others = [v for c, v in values.items() if c != choice]
+            if any(abs(values[choice] - v) <= margin(list(values.values())) for v in others):
+                return []
+            votes.append(choice)
+        return votes
+
+
+def _replay_in_child(student, config: dict, train, valid, seed: int, epochs: int):
+    """The student's experiment again, in the student process, for its first ``epochs``: the
+    loaders of :func:`experiment_data` (the grader's standard loader helper), torch seeded with
+    ``seed`` right before the student's MLP is built, the student's make_optimizer and fit (with
+    the student's own loops). What comes back is data; the judge compares it."""
+    from grader.student_process import call_as
+
+    loader = student.lib("grader.recipes.loader")
+    batch = int(config["batch_size"])
+    train_loader = loader(train.images, train.labels, batch_size=batch, shuffle=True, seed=seed)
+    valid_loader = loader(valid.images, valid.labels, batch_size=batch)
+    student.lib("torch.manual_seed")(seed)
+    model = call_as(f"MLP(hidden={tuple(config['hidden'])}, activation=nn.{config['activation']})",
+                    student.MLP, hidden=tuple(config["hidden"]),
+                    activation=student.lib(f"torch.nn.{config['activation']}"))
+    optimizer = call_as(f"make_optimizer({config['optimizer']!r}, model.parameters(), "
+                        f"{config['lr']:g})", student.make_optimizer, config["optimizer"],
+                        model.parameters(), float(config["lr"]))
+    loss_fn = student.lib("torch.nn.CrossEntropyLoss")()
+    return call_as(f"fit(..., epochs={epochs})", student.fit, model, train_loader, valid_loader,
+                   loss_fn, optimizer, epochs, "replay_checkpoint.pt")
 
 
 def _within(value: float, lo: float, hi: float, margin: float) -> bool:
