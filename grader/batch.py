@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader import reports
+from grader import i18n, reports
 from grader.assignment import Assignment
 from grader.files import write_atomically
 from grader.text import safe_line
@@ -335,7 +335,7 @@ class JudgeWorker:
     def _start(self) -> None:
         self.close()
         self.cwd.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = dict(os.environ, **i18n.environment())  # the judges write in the batch's language
         env["PYTHONUNBUFFERED"] = "1"
         with open(self.log, "ab") as log:
             # -P and a folder of ours as cwd: a student's `pytest.py` next to the batch is
@@ -428,7 +428,7 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
         argv += ["--hidden-dir", os.path.abspath(hidden_dir)]
     if require_isolation:
         argv += ["--require-isolation"]
-    env = dict(os.environ)
+    env = dict(os.environ, **i18n.environment())  # the judge writes in the batch's language
     env["GRADER_ASSIGNMENTS"] = os.path.abspath(assignment.folder.parent)
     timeout = assignment.time_budget_s * 2 + 120
     try:

@@ -107,6 +107,12 @@ def export_language(value: str) -> None:
     os.environ[LANG_ENV] = checked(value)
 
 
+def environment() -> dict[str, str]:
+    """What a process this one starts needs to write in the same language: ``{GRADER_LANG}``
+    (set explicitly, it wins over the child's own defaults, as --lang would)."""
+    return {LANG_ENV: current()}
+
+
 def use_course_default(value: str | None) -> None:
     """The assignment's ``language`` setting: used when no language was chosen explicitly."""
     global _course

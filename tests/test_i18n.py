@@ -362,3 +362,26 @@ def test_the_html_report_in_headless_chromium_in_both_languages(graded, tmp_path
     assert fr["images"] and all(fr["images"]) and len(fr["images"]) == len(en["images"])
     names = [c.name for c in graded["en"]["result"].checks]
     assert _english_lines(fr["body"], en["body"], names) == []
+
+
+def test_the_language_travels_to_the_processes_the_grader_starts(monkeypatch):
+    """--lang exports $GRADER_LANG (so a judge started by `grade batch` writes in it), and a
+    batch's judges get the batch's own language even when it was chosen in code."""
+    from grader import cli
+
+    code = "from grader import i18n; print(i18n.current())"
+    cli.use_language("fr")
+    try:
+        started = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 cwd=REPO)
+        assert started.stdout.strip() == "fr"
+    finally:
+        import os
+        os.environ.pop(i18n.LANG_ENV, None)
+    i18n.set_language(None)
+    assert i18n.environment() == {i18n.LANG_ENV: "en"}
+    with i18n.language("fr"):
+        env = {**_env_without_language(), **i18n.environment()}
+        started = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 cwd=REPO, env=env)
+        assert started.stdout.strip() == "fr"
