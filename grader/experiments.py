@@ -556,9 +556,11 @@ def grade_experiments(assignment, process, submission_file: Path | None, *,
     results_file = find_results(submission_file)
     stem = submission_file.stem if submission_file is not None else assignment.module
     if results_file is None:
-        return Graded(note=f"experiments not graded: no {stem}{RESULTS_SUFFIX} next to the "
-                      "submission (grader.record(...) in the notebook writes it); the code checks "
-                      "are not affected")
+        from grader.i18n import _
+
+        return Graded(note=_("experiments not graded: no {file} next to the submission "
+                             "(grader.record(...) in the notebook writes it); the code checks are "
+                             "not affected").format(file=stem + RESULTS_SUFFIX))
     try:
         results = read_results(results_file)
         key = load_key(key_path(assignment))

@@ -241,6 +241,9 @@ WORD = re.compile(r"[A-Za-zÀ-ÿ']{2,}")
 def _prose(line: str, names: list[str]) -> str:
     """The words of a report line a translator should have translated: without check names,
     code spans, quoted code, identifiers (snake_case, calls, dotted names), paths and numbers."""
+    import html
+
+    line = html.unescape(line)  # Markdown cells escape brackets: &#91;images&#93;
     for name in sorted(names, key=len, reverse=True):
         line = line.replace(name, " ")
     line = re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", " ", line)
