@@ -15,8 +15,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 def check(part=None, **options):
     """``grader.check()`` / ``grader.check("MLP")`` in a notebook cell: grade this notebook (or
     one part of it) in a separate, sandboxed process and show the report below the cell.
-    Options: ``assignment``, ``notebook``, ``hidden_dir``, ``save``. Imported on first use, so
-    ``import grader`` stays cheap."""
+    Options: ``assignment``, ``notebook``, ``hidden_dir``, ``save``, ``lang`` ("fr", "en").
+    Imported on first use, so ``import grader`` stays cheap."""
     from grader.notebook_check import check as _check
 
     return _check(part, **options)

@@ -53,7 +53,8 @@ def export_student_distribution(dest: Path) -> Path:
 
 def _student_pyproject(text: str) -> str:
     text = re.sub(r'include = \[[^\]]*\]', 'include = ["grader*"]', text)
-    text = re.sub(r'grader = \[[^\]]*\]', f'grader = ["judge.ini", "report_templates/*", "locale/*/LC_MESSAGES/*.po", '
+    text = re.sub(r'grader = \[[^\]]*\]', f'grader = ["judge.ini", "report_templates/*", '
+                  f'"locale/*/LC_MESSAGES/*.po", '
                   f'"{BUNDLED}/**/*", "{BUNDLED}/**/.grader-assignment"]', text)
     text = text.replace('name = "dl-grader"', 'name = "dl-grader-student"')
     return text

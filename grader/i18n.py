@@ -142,10 +142,12 @@ def course_language(folder: str | os.PathLike) -> str | None:
 
 @contextlib.contextmanager
 def language(value: str | None) -> Iterator[str]:
-    """``with language("fr"):`` messages in French inside the block (reports, tests)."""
+    """``with language("fr"):`` messages in French inside the block (reports, tests);
+    ``language(None)`` changes nothing."""
     global _explicit
     before = _explicit
-    set_language(value)
+    if value is not None:
+        set_language(value)
     try:
         yield current()
     finally:

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import i18n
 from grader.i18n import _
 
 SAVE_TIMEOUT_S = 8.0       # a JupyterLab save takes well under a second
@@ -333,7 +334,8 @@ def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden:
         limit = spec.time_budget_s * 2 + 120
         try:
             done = subprocess.run(command, cwd=folder, stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True, timeout=limit)
+                                  capture_output=True, text=True, timeout=limit,
+                                  env=dict(os.environ, **i18n.environment()))
         except subprocess.TimeoutExpired:
             raise NotebookCheckError(_("the grader did not finish within {seconds:g} s").format(
                 seconds=limit)) from None
@@ -527,20 +529,27 @@ class _Message:
 
 def check(part: str | None = None, *, assignment: str | None = None,
           notebook: str | os.PathLike | None = None, hidden_dir: str | os.PathLike | None = None,
-          hidden: bool = False, save: bool = True) -> CheckReport | None:
+          hidden: bool = False, save: bool = True, lang: str | None = None) -> CheckReport | None:
     """Check this notebook from one of its cells: ``grader.check()`` (the whole practical) or
-    ``grader.check("MLP")`` (the checks of ``MLP`` only, in seconds).
+    ``grader.check("MLP")`` (the checks of ``MLP`` only, in seconds); ``lang="fr"`` or ``"en"``
+    (default: as ``grade check``: $GRADER_LANG, the course's setting, the locale).
 
     The notebook is saved first where the front end allows it, then graded in a separate,
     sandboxed process exactly as ``grade check`` grades it; the report appears below the cell.
     Returns the report (``.score``, ``.max_score``, ``.result``), or ``None`` after a message
     saying what to fix (which notebook, which part)."""
+    with i18n.language(lang):
+        return _check(part, assignment, notebook, hidden_dir, hidden, save)
+
+
+def _check(part, assignment, notebook, hidden_dir, hidden, save) -> CheckReport | None:
     display = _display_handle()
     try:
         if display:
             display.update(_Message(_("grader.check: saving and reading the notebook…")))
         found = find_notebook(notebook, save=save)
         spec, only = resolve(found, part, assignment, hidden_dir)
+        i18n.use_course_default(i18n.course_language(spec.folder))
         if display:
             running = (_("grader.check: running the checks of {part} of {assignment} on {name} "
                          "in a separate process…") if only else

@@ -3,7 +3,9 @@
 ``render(result, "html" | "md" | "text" | "json")`` gives a student's report; ``render_summary``
 the class summary of a batch. The formats are registered in one table, :data:`FORMATS`
 (:func:`register_format`): the CLI's ``--format`` choices are its keys. Every report is written
-in the current language (:mod:`grader.i18n`): the templates use Jinja2's i18n extension. Plots (learning curves, accuracy against its thresholds, confusion
+in the current language (:mod:`grader.i18n`): the templates use Jinja2's i18n extension.
+
+Plots (learning curves, accuracy against its thresholds, confusion
 matrix, score histogram, pass rates) are drawn with matplotlib and embedded as PNG data URIs, so
 an HTML report is one self-contained file. Hidden checks show their name, status and points
 only: never their message (it may describe the hidden inputs), never their source.
@@ -287,7 +289,8 @@ def learning_curves_plot(curves: dict) -> Plot:
     epochs = range(1, len(train) + 1)
     ax.plot(epochs, train, marker="o", label=_("training loss"), color="#0550ae")
     if valid:
-        ax.plot(range(1, len(valid) + 1), valid, marker="s", linestyle="--", label=_("validation loss"),
+        ax.plot(range(1, len(valid) + 1), valid, marker="s", linestyle="--",
+                label=_("validation loss"),
                 color="#bc4c00")
     from matplotlib.ticker import MaxNLocator
 
@@ -296,9 +299,11 @@ def learning_curves_plot(curves: dict) -> Plot:
     ax.set_ylabel(_("loss"))
     ax.legend()
     ax.grid(alpha=.3)
-    alt = ngettext("Learning curves over {count} epoch: training loss from {first:.3f} to {last:.3f}",
+    alt = ngettext("Learning curves over {count} epoch: training loss from {first:.3f} to "
+                   "{last:.3f}",
                    "Learning curves over {count} epochs: training loss from {first:.3f} to "
-                   "{last:.3f}", len(train)).format(count=len(train), first=train[0], last=train[-1])
+                   "{last:.3f}", len(train)).format(count=len(train), first=train[0],
+                                                   last=train[-1])
     if valid:
         alt += _(", validation loss from {first:.3f} to {last:.3f}").format(first=valid[0],
                                                                             last=valid[-1])
@@ -369,7 +374,8 @@ def render_summary(title: str, rows: list[dict], results: list[GradingResult],
                           "mean": statistics.fmean(c.score for c in checks) if checks else 0.0,
                           "max_score": checks[0].max_score if checks else 0.0})
     return ENV.get_template("summary.html.j2").render(
-        title=i18n.gettext(title),  # the assignment's title: in the catalogue (babel.cfg) n_students=len(rows), n_graded=len(scores),
+        title=i18n.gettext(title),  # the assignment's title: in the catalogue (babel.cfg)
+        n_students=len(rows), n_graded=len(scores),
         n_errors=sum(1 for r in rows if not r.get("graded")),
         mean=statistics.fmean(scores) if scores else 0.0,
         median=statistics.median(scores) if scores else 0.0, max_score=max_score,

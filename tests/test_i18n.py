@@ -388,3 +388,26 @@ def test_the_language_travels_to_the_processes_the_grader_starts(monkeypatch):
         started = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  cwd=REPO, env=env)
         assert started.stdout.strip() == "fr"
+
+
+def test_the_class_summary_in_both_languages():
+    """summary.html: the same numbers, French headings and plot texts, the title translated."""
+    from test_reports import sample_result
+
+    result = sample_result()
+    result.title = "MLP_pixels — a multi-layer perceptron on MNIST pixels"
+    rows = [{"student": "ada", "score": result.score, "max_score": result.max_score, "note": "",
+             "report": "ada/report.html", "graded": True},
+            {"student": "bob", "score": 0.0, "max_score": result.max_score,
+             "note": "could not be read", "report": "", "graded": False}]
+    pages = {}
+    for lang in ("fr", "en"):
+        with i18n.language(lang):
+            pages[lang] = reports.render_summary(result.title, rows, [result])
+    fr, en = _html_text(pages["fr"]), _html_text(pages["en"])
+    assert '<html lang="fr">' in pages["fr"] and '<html lang="en">' in pages["en"]
+    assert "MLP_pixels — un perceptron multicouche sur les pixels de MNIST — synthèse" in fr
+    assert "Taux de réussite par test" in fr and "Pass rate per check" in en
+    assert "2 rendus · 1 corrigés · 1 impossibles à corriger" in fr
+    names = [c.name for c in result.checks] + ["could not be read"]  # a note from batch.py
+    assert _english_lines(fr, en, names) == []
