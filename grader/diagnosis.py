@@ -41,6 +41,9 @@ RETURN_IN_LOOP = "return in loop"
 FIRST_LOOP = "first loop"
 Finder = str | Callable[[ast.AST, list[str]], int | None]
 MAX_CODE = 100  # characters of the student's line quoted in a message
+# Every mistake declared so far: key -> its explanations (message ids), for the corpus harness
+# and the reports (one key may be declared by several practicals in their own words).
+KNOWN: dict[str, set[str]] = {}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class Mistake:
     element: str = ""              # where to look: "perf_loop", "MLP.forward"
     find: Finder | None = None     # the line inside the element (else its `def` line)
     answer: Callable[..., Any] | None = None  # judge-side wrong answer from the check's inputs
+
+    def __post_init__(self) -> None:
+        KNOWN.setdefault(self.key, set()).add(self.explanation)
 
     def on(self, *args: Any, **kwargs: Any) -> "Candidate":
         """This mistake's answer on the check's inputs (computed only if the check fails)."""

@@ -169,3 +169,7 @@ def test_exception_hints_name_their_mistake():
                                "loss = loss_fn(y, model(x))")
     assert swapped.key == "loss_arguments_swapped"
     assert not hasattr(mistakes.explain("RuntimeError", "something else"), "key")
+
+
+def test_declared_mistakes_are_known_by_their_key():
+    assert FIRST_BATCH.explanation in diagnosis.KNOWN["return_inside_loop"]
