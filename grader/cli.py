@@ -427,9 +427,11 @@ def answer_key_command(
             def progress(advance: int, description: str) -> None:
                 bar.update(task, advance=advance, description=escape(description))
 
+            def say(line: str) -> None:
+                console.print(escape(line), soft_wrap=True)
+
             path = answer_key.generate(name, seeds=seeds, quick=quick, out=out, device=device,
-                                       data_root=data_dir, progress=progress,
-                                       say=lambda line: console.print(escape(line)))
+                                       data_root=data_dir, progress=progress, say=say)
     except (ExperimentError, *_usage_errors()) as e:
         fail_usage(str(e))
     console.print(_("answer key: {key} · page: {page}").format(

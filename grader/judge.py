@@ -110,6 +110,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
         context.warm_up()  # the child imports torch while pytest collects the checks
         exit_code = run_pytest(assignment, hidden, plugin, junit_xml, only=only,
                                also=[CurrentCheck(process, assignment.required)])
+        graded = _experiments(assignment, process, source, only, data_source, data_root)
     finally:
         context.close()
     if plugin.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR,
@@ -124,10 +125,11 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
 
     result = GradingResult(
         assignment=assignment.name, title=assignment.title,
-        submission=str(source.path if source else path), checks=plugin.results,
+        submission=str(source.path if source else path), checks=plugin.results + graded.checks,
         hidden_included=hidden, student=student, grader_version=grader.__version__,
         checks_hash=assignment.checks_hash(hidden), isolation=isolation.describe(),
-        isolation_level=isolation.level, error=load_error, started_at=started_at)
+        isolation_level=isolation.level, error=load_error, started_at=started_at,
+        notes=[graded.note] if graded.note else [])
     if plan is not None and source is not None:
         # The starter notebook's own `grader.check()` cell is not the student's skipped work.
         result.skipped = [SkippedStatement(source.where(st.lineno), st.summary, reason)
@@ -148,6 +150,17 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                       "checks_s": round(sum(c.duration_s for c in result.checks) - training, 3),
                       "student_startups": process.stats.startups if process else 0}
     return result.make_safe()
+
+
+def _experiments(assignment: Assignment, process, source, only, data_source, data_root):
+    """The checks of the experiments the student recorded (grader.experiments): after the code
+    checks, with the same student process (the replays run in it)."""
+    from grader import experiments
+
+    if only is not None or source is None:
+        return experiments.Graded()
+    return experiments.grade_experiments(assignment, process, source.path,
+                                         data_source=data_source, data_root=data_root)
 
 
 def _load_errors(process: StudentProcess, assignment: str) -> list[str]:
