@@ -22,6 +22,7 @@ import pytest
 
 import grader
 from grader import data as datasets
+from grader import rules
 from grader import i18n, sandbox, slicing
 from grader.assignment import Assignment, AssignmentError, detect_assignment, load_assignment
 from grader.plugin import GradingContext, GradingPlugin
@@ -103,6 +104,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
                                  request_limits=request_limits, spawner=spawner)
     if process is not None:
         process.set_budget(assignment.time_budget_s)
+        process.watch = rules.watch_config(rules.load_rules(assignment.folder))
     context = GradingContext(assignment, process, load_error, isolation, hidden,
                              data_source, data_root)
     plugin = GradingPlugin(context)
@@ -111,6 +113,7 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
         exit_code = run_pytest(assignment, hidden, plugin, junit_xml, only=only,
                                also=[CurrentCheck(process, assignment.required)])
         graded = _experiments(assignment, process, source, only, data_source, data_root)
+        seen = rules.runtime_records(process)  # before the child goes: what it saw run
     finally:
         context.close()
     if plugin.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR,
@@ -130,6 +133,8 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
         checks_hash=assignment.checks_hash(hidden), isolation=isolation.describe(),
         isolation_level=isolation.level, error=load_error, started_at=started_at,
         notes=[graded.note] if graded.note else [])
+    if load_error is None:  # the practical's rules (grader.rules): checks of their own
+        result.checks += rules.rule_checks(assignment, source, plan, seen, only)
     if plan is not None and source is not None:
         # The starter notebook's own `grader.check()` cell is not the student's skipped work.
         result.skipped = [SkippedStatement(source.where(st.lineno), st.summary, reason)

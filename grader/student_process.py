@@ -216,7 +216,8 @@ class StudentProcess:
             reply = self._request({
                 "op": "load", "source": self.source.text, "filename": self._inside_file,
                 "root": self._launch.submission_path, "module": self.source.module,
-                "package": self.source.is_package, "kept": self.plan.kept},
+                "package": self.source.is_package, "kept": self.plan.kept,
+                "watch": getattr(self, "watch", None)},  # grader.rules: what to observe
                 timeout=self.load_timeout, what="loading the submission")
         except BudgetSpent as spent:
             self._load_failure = spent
