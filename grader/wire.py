@@ -285,16 +285,20 @@ def recv_frame(sock: socket.socket, *, max_bytes: int = DEFAULT_MAX_BYTES,
 
 def describe_value(value: Any, limit: int = 80) -> str:
     """A short human description of a decoded value, for messages."""
+    from grader.i18n import _
+
     if isinstance(value, torch.Tensor):
-        return f"tensor of shape {tuple(value.shape)} ({str(value.dtype).replace('torch.', '')})"
+        return _("tensor of shape {shape} ({dtype})").format(
+            shape=tuple(value.shape), dtype=str(value.dtype).replace("torch.", ""))
     if isinstance(value, np.ndarray):
-        return f"ndarray of shape {value.shape} ({value.dtype})"
+        return _("ndarray of shape {shape} ({dtype})").format(shape=value.shape, dtype=value.dtype)
     if isinstance(value, Handle):
-        return f"a {value.type} object"
+        return _("a {type} object").format(type=value.type)
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, int) and value.bit_length() > 128:
-        return f"an integer of {len(str(value)) if value.bit_length() < 10_000 else 'over 3,000'} digits"
+        return _("an integer of {count} digits").format(
+            count=len(str(value)) if value.bit_length() < 10_000 else _("over 3,000"))
     # reprlib bounds the work, not just the text: a list of 1,000 references to one 10 MB
     # string is 10 MB on the wire but 10 GB through repr().
     text = _SHORT_REPR.repr(value)
