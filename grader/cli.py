@@ -118,7 +118,8 @@ def check(
         result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
                        data_source=data, data_root=str(data_dir) if data_dir else None,
                        hidden_dir=str(hidden_dir) if hidden_dir else None,
-                       junit_xml=junit if ci else None, only=only)
+                       junit_xml=junit if ci else None, only=only,
+                       request_limits="cached")  # measured here by a batch, if one ran
     except _usage_errors() as e:
         _fail_check(str(e), fmt, output)
     if fmt is Format.text and output is None:
@@ -245,6 +246,10 @@ def batch(
     lang: Optional[str] = LANG_OPTION,
     similarity: bool = typer.Option(False, "--similarity", help="Then compare the students' "
                                     "graded code and wrong values (see `grade similarity`)."),
+    executor: str = typer.Option("local", "--executor", help="local: --workers judges on this "
+                                 "machine; dask: one task per student on a Dask cluster."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="The Dask scheduler's "
+                                            "address (tcp://host:8786), with --executor dask."),
 ) -> None:
     """Grade a whole class (hidden checks included); resumable: rerun to finish."""
     from grader.assignment import load_assignment
@@ -270,7 +275,7 @@ def batch(
             summary = run_batch(spec, submissions, out, workers=workers, force=force,
                                 hidden_dir=str(hidden_dir) if hidden_dir else None,
                                 data_source=data, require_isolation=require_isolation,
-                                progress=progress)
+                                progress=progress, executor=executor, scheduler=scheduler)
     except _usage_errors() as e:
         fail_usage(str(e))
     for line in summary.not_written:

@@ -62,14 +62,15 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
           isolation: sandbox.Isolation | None = None, data_source: str = "offline",
           data_root: str | None = None, hidden_dir: str | None = None,
           student: str | None = None, junit_xml: str | os.PathLike | None = None,
-          only: str | None = None, request_limits: RequestLimits | None = None,
+          only: str | None = None, request_limits: RequestLimits | str | None = None,
           spawner=None) -> GradingResult:
     """Grade the submission at ``path``. Raises :class:`AssignmentError` for an unknown or broken
     assignment and :class:`sandbox.IsolationUnavailable` when strong isolation is required but
     missing; anything wrong with the submission itself becomes failed checks with messages.
     ``only``: run just the checks of this element of the assignment (``MLP``).
     ``request_limits``: per-request limits measured on this machine (:mod:`grader.limits`);
-    None keeps the checks' ``time_limit`` markers. ``spawner``: where student processes come
+    None keeps the checks' ``time_limit`` markers; "cached": those measured here earlier, if
+    any (no measuring now). ``spawner``: where student processes come
     from (a warm :class:`grader.zygote.Zygote`); None starts a fresh sandbox for each."""
     started, started_at = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = Path(path)
@@ -80,7 +81,11 @@ def grade(path: str | os.PathLike, assignment: str | Assignment | None = None, *
     if only is not None:
         only = element_named(assignment, only)
     isolation = isolation or sandbox.probe()
-    if require_isolation and isolation.level != "strong":
+    if request_limits == "cached":
+        from grader import limits
+
+        request_limits = limits.cached(assignment)
+    if require_isolation and not isolation.backend.strong:
         raise sandbox.IsolationUnavailable(f"refusing to grade with {isolation.describe()}")
 
     load_error, source, plan = None, None, None
@@ -178,7 +183,7 @@ def _dataset_description(source: str, root) -> str:
     try:
         return datasets.resolve_dataset(source, root=root).description
     except datasets.DatasetError as e:
-        return f"unavailable: {e}"
+        return i18n._("unavailable: {error}").format(error=e)
 
 
 def pytest_args(assignment: Assignment, files: list[Path]) -> list[str]:

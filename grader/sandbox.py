@@ -65,11 +65,17 @@ class Limits:
 
 @dataclass
 class Isolation:
-    """What this machine offers; ``level`` is "strong" or "basic"."""
+    """What this machine offers; ``level`` is "strong" or "basic" (the name of its backend,
+    :data:`BACKENDS`: what differs between the levels is asked of the backend, never of the
+    level string)."""
 
     level: str
     layers: list[str]
     missing: list[str] = field(default_factory=list)
+
+    @property
+    def backend(self) -> "Backend":
+        return BACKENDS[self.level]
 
     def describe(self) -> str:
         from grader.i18n import _  # layers are stored in English (N_), shown translated
@@ -265,18 +271,84 @@ def python_paths() -> list[Path]:
 
 def build_launch(python_argv: list[str], submission_root: Path, *, limits: Limits, threads: int,
                  hidden: list[Path], isolation: Isolation, only: Path | None = None) -> Launch:
-    """The command that starts ``python_argv`` (a ``python -m ...`` line) for this submission.
+    """The command that starts ``python_argv`` (a ``python -m ...`` line) for this submission,
+    walled off by the isolation's backend.
 
     ``only``: the submission is this one file of ``submission_root``, and nothing else of that
     folder is shown. A batch of one file per student keeps the whole class in one folder, and
     ``grade check some/dir/file.py`` names one file: its neighbours are not the submission.
     """
-    submission_root = submission_root.resolve()
-    if isolation.level != "strong":
+    return isolation.backend.launch(python_argv, submission_root.resolve(), limits=limits,
+                                    threads=threads, hidden=hidden, only=only)
+
+
+# --------------------------------------------------------------------------------------------
+# Backends: one class per way of walling the child off
+# --------------------------------------------------------------------------------------------
+
+class Backend:
+    """One isolation backend. Everything the engine does differently by isolation goes
+    through these members (a new backend — a container runtime, nsjail — is one subclass
+    added to :data:`BACKENDS`)."""
+
+    level = ""
+    strong = False             # meets ``--require-isolation``
+    private_namespaces = False  # pid/ipc/mount namespaces of its own: a warm zygote may kill
+    #                             every process it sees and empty /tmp (grader.zygote)
+
+    def launch(self, python_argv: list[str], submission_root: Path, *, limits: Limits,
+               threads: int, hidden: list[Path], only: Path | None) -> Launch:
+        raise NotImplementedError
+
+    def self_limits(self, limits: Limits) -> list[str]:
+        """Arguments of the child's own rlimits (grader.student_server._apply_limits) for
+        what the backend does not enforce from outside."""
+        return []
+
+    def inside_root(self, submission_root: Path) -> str:
+        """Where the child sees the folder ``submission_root`` that launch() showed it."""
+        raise NotImplementedError
+
+
+class PlainProcessBackend(Backend):
+    """``isolation: basic``: a plain subprocess in its own session, a cleared environment, a
+    scratch folder of its own and self-imposed rlimits (address space included)."""
+
+    level = "basic"
+
+    def launch(self, python_argv, submission_root, *, limits, threads, hidden, only) -> Launch:
         scratch = Path(tempfile.mkdtemp(prefix="grader-scratch-"))
         env = child_environment(threads, str(scratch))
         return Launch(python_argv, env, str(scratch), str(submission_root), scratch, [])
 
+    def self_limits(self, limits: Limits) -> list[str]:
+        return ["--address-space", str(limits.address_space_bytes)]
+
+    def inside_root(self, submission_root: Path) -> str:
+        return str(submission_root.resolve())
+
+
+class BubblewrapBackend(Backend):
+    """``isolation: strong``: bubblewrap namespaces, the allow-listed read-only file system,
+    the uid drop, cgroups and rlimits (the module's docstring)."""
+
+    level = "strong"
+    strong = True
+    private_namespaces = True
+
+    def inside_root(self, submission_root: Path) -> str:
+        return SANDBOX_SUBMISSION
+
+    def launch(self, python_argv, submission_root, *, limits, threads, hidden, only) -> Launch:
+        return _bubblewrap_launch(python_argv, submission_root, limits=limits, threads=threads,
+                                  hidden=hidden, only=only)
+
+
+BACKENDS: dict[str, Backend] = {b.level: b for b in (BubblewrapBackend(), PlainProcessBackend())}
+
+
+def _bubblewrap_launch(python_argv: list[str], submission_root: Path, *, limits: Limits,
+                       threads: int, hidden: list[Path], only: Path | None) -> Launch:
     root = os.geteuid() == 0
     cgroups = []
     memory = _make_cgroup("memory", {"memory.limit_in_bytes": str(limits.memory_bytes),

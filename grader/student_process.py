@@ -267,8 +267,7 @@ class StudentProcess:
                        "--fd", str(fd), "--threads", str(self.threads),
                        "--cpu", str(self.limits.cpu_seconds),
                        "--fsize", str(self.limits.file_size_bytes)]
-        if self.isolation.level != "strong":
-            python_argv += ["--address-space", str(self.limits.address_space_bytes)]
+        python_argv += self.isolation.backend.self_limits(self.limits)
         launch = sandbox.build_launch(python_argv, self.source.root, limits=self.limits,
                                       threads=self.threads, hidden=self.hidden_paths,
                                       isolation=self.isolation,

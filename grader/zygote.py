@@ -130,7 +130,7 @@ class Zygote:
 
     def suits(self, isolation: sandbox.Isolation, limits: sandbox.Limits, threads: int,
               hidden_paths: list[Path]) -> bool:
-        return (isolation.level == self.isolation.level and limits == self.limits
+        return (isolation.backend is self.isolation.backend and limits == self.limits
                 and threads == self.threads
                 and sorted(map(str, hidden_paths)) == sorted(map(str, self.hidden_paths)))
 
@@ -153,10 +153,10 @@ class Zygote:
                     "--control-fd", str(child.fileno()), "--threads", str(self.threads),
                     "--cpu", str(self.limits.cpu_seconds),
                     "--fsize", str(self.limits.file_size_bytes)]
-            if self.isolation.level == "strong":
-                argv += ["--strong"]
-            else:
-                argv += ["--address-space", str(self.limits.address_space_bytes)]
+            backend = self.isolation.backend
+            argv += backend.self_limits(self.limits)
+            if backend.private_namespaces:
+                argv += ["--private-namespaces"]
             box = sandbox.Limits(memory_bytes=self.limits.memory_bytes + ZYGOTE_MEMORY,
                                  cpu_seconds=self.limits.cpu_seconds,
                                  processes=self.limits.processes,
@@ -240,8 +240,7 @@ class Zygote:
                 child_end.close()
                 os.close(write_end)
             self.forks += 1
-            submission_path = (sandbox.SANDBOX_SUBMISSION if self.isolation.level == "strong"
-                               else str(self.inbox.resolve()))
+            submission_path = self.isolation.backend.inside_root(self.inbox)
             child = ZygoteChild(self, int(reply["pid"]), os.fdopen(read_end, "rb", buffering=0),
                                 self._generation)
             return child, judge_end, ChildLaunch(self, submission_path)
@@ -347,7 +346,7 @@ def serve(argv: list[str]) -> None:  # pragma: no cover - runs in the sandbox
     parser.add_argument("--cpu", type=int)
     parser.add_argument("--fsize", type=int)
     parser.add_argument("--address-space", type=int)
-    parser.add_argument("--strong", action="store_true")
+    parser.add_argument("--private-namespaces", action="store_true")
     args = parser.parse_args(argv)
     student_server._apply_limits(args)
     # What every child needs, imported once (and nothing run): torch, its optimizers' dynamo,
@@ -372,9 +371,9 @@ def serve(argv: list[str]) -> None:  # pragma: no cover - runs in the sandbox
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
-    if args.strong:  # every child starts from the same empty /tmp (dynamo's cache dir too)
+    if args.private_namespaces:  # every child starts from the same empty /tmp (dynamo's cache dir too)
         _empty("/tmp")
-    scratch_root = None if args.strong else Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+    scratch_root = None if args.private_namespaces else Path(tempfile.mkdtemp(prefix="grader-zygote-"))
     control = socket.socket(fileno=args.control_fd)
     control.send(json.dumps({"op": "ready", "dumpable": _dumpable()}).encode())
     children: dict[int, int | None] = {}   # pid -> exit code once reaped
@@ -385,7 +384,7 @@ def serve(argv: list[str]) -> None:  # pragma: no cover - runs in the sandbox
         except OSError:
             data, fds = b"", []
         if not data:
-            _kill_everything(args.strong, children)
+            _kill_everything(args.private_namespaces, children)
             os._exit(0)
         message = json.loads(data)
         op = message.get("op")
@@ -409,7 +408,7 @@ def serve(argv: list[str]) -> None:  # pragma: no cover - runs in the sandbox
                 time.sleep(0.02)
             reply = {"op": "status", "code": code}
         elif op == "kill":
-            _kill_everything(args.strong, children, int(message["pid"]))
+            _kill_everything(args.private_namespaces, children, int(message["pid"]))
             for folder in scratch.values():
                 _remove(str(folder))
             scratch.clear()
@@ -455,9 +454,9 @@ def _reap(children: dict[int, int | None], pid: int | None = None) -> int | None
     return children.get(pid) if pid is not None else None
 
 
-def _kill_everything(strong: bool, children: dict[int, int | None],
+def _kill_everything(namespaced: bool, children: dict[int, int | None],
                      pid: int | None = None) -> None:
-    if strong:
+    if namespaced:
         me = os.getpid()
         for _ in range(500):
             try:

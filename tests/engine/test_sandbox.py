@@ -136,3 +136,31 @@ def test_require_isolation_refuses_basic(tmp_path):
     basic = sandbox.Isolation("basic", ["rlimits"], ["bubblewrap"])
     with pytest.raises(sandbox.IsolationUnavailable, match="refusing to grade with isolation: basic"):
         grade(tmp_path, "mlp_pixels", isolation=basic, require_isolation=True)
+
+
+def test_an_isolation_backend_is_one_class_the_engine_asks(spawn, monkeypatch, tmp_path):
+    """A new backend is one subclass in BACKENDS: the student process launches through it,
+    the judge asks it whether it meets --require-isolation; no module compares level names."""
+    import re
+
+    from grader.judge import grade
+
+    launched = []
+
+    class Recording(sandbox.PlainProcessBackend):
+        level = "recording"
+
+        def launch(self, python_argv, submission_root, **kwargs):
+            launched.append(submission_root)
+            return super().launch(python_argv, submission_root, **kwargs)
+
+    monkeypatch.setitem(sandbox.BACKENDS, "recording", Recording())
+    isolation = sandbox.Isolation("recording", ["a test backend"])
+    student, _ = spawn("def double(x):\n    return 2 * x\n", ["double"], isolation=isolation)
+    assert student.double(21) == 42 and len(launched) == 1
+    (tmp_path / "mlp_pixels.py").write_text("x = 1\n")
+    with pytest.raises(sandbox.IsolationUnavailable, match="refusing to grade"):
+        grade(tmp_path, "mlp_pixels", isolation=isolation, require_isolation=True)
+    compared = [f"{path.name}: {m.group(0)}" for path in (REPO / "grader").glob("*.py")
+                for m in re.finditer(r"\.level\s*[!=]=\s*['\"]\w+['\"]", path.read_text())]
+    assert compared == []
