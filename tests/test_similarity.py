@@ -250,14 +250,16 @@ def test_reports_csv_pages_and_summary_link(class_results):
 
 def test_same_wrong_values_pair_students_whose_code_differs(tmp_path):
     """Two students with the same unusual bug written differently (update steps twice as far)
-    return the same wrong numbers on the update checks; a third, with another bug, does not."""
+    return the same wrong numbers on the update checks; a third, with another bug, does not.
+    (Cross-entropy variant 3, unstable on extreme logits, would pair any two who wrote it:
+    each student here has a stable one.)"""
     assignment = load_assignment(ASSIGNMENT)
     starter = starter_code(assignment)
-    a = solution(starter, {**rs_choice(0, 1), "update": 0}).replace("w += eta * (x.T @ grad)",
+    a = solution(starter, {**rs_choice(0, 1), "update": 0, "cross_entropy": 0}).replace("w += eta * (x.T @ grad)",
                                                    "w += 2 * eta * (x.T @ grad)")
-    b = solution(starter, {**rs_choice(1, 2), "update": 1}).replace("w.add_(eta * torch.mm(x.t(), error))",
+    b = solution(starter, {**rs_choice(1, 2), "update": 1, "cross_entropy": 1}).replace("w.add_(eta * torch.mm(x.t(), error))",
                                                    "w.add_(2 * eta * torch.mm(x.t(), error))")
-    c = solution(starter, {**rs_choice(3, 4), "init_params": 2}).replace("return draw((n_in, n_out)), draw((1, n_out))",
+    c = solution(starter, {**rs_choice(3, 4), "init_params": 2, "cross_entropy": 4}).replace("return draw((n_in, n_out)), draw((1, n_out))",
                                                    "return draw((n_in, n_out)), draw((n_out,))")
     assert a.count("2 * eta") == 1 and b.count("2 * eta") == 1 and "draw((n_out,))" in c
     subs = tmp_path / "subs"
