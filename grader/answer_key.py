@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Callable
 
 from grader import experiments as ex
+from grader.i18n import N_, _
+
+PROFILES = {"quick": N_("reduced"), "handout": N_("the handout's")}
 
 KEY_FORMAT = 1
 
@@ -89,7 +92,7 @@ class Runner:
                               epochs, checkpoint)
             elapsed = time.perf_counter() - started
             model.load_state_dict(torch.load(checkpoint, weights_only=True))
-        n_correct, n_total, _ = ref.perf_loop(loaders[2], model)
+        n_correct, n_total, _predicted = ref.perf_loop(loaders[2], model)
         train, valid, best = ex.normalize_history(history)
         return {"train_loss": train, "valid_loss": valid, "best_epoch": best,
                 "test_accuracy": n_correct / n_total, "time_s": round(elapsed, 3),
@@ -122,7 +125,8 @@ def generate(name: str, *, seeds: int | None = None, quick: bool = False,
     assignment = load_assignment(name)
     declaration = ex.declaration_of(assignment)
     if declaration is None:
-        raise ex.ExperimentError(f"{name} declares no experiments ({ex.DECLARATION_FILE})")
+        raise ex.ExperimentError(_("{name} declares no experiments ({file})").format(
+            name=name, file=ex.DECLARATION_FILE))
     profile = "quick" if quick else "handout"
     seeds = seeds or (int(declaration.quick.get("seeds", 2)) if quick else 3)
     out = Path(out) if out else ex.key_path(assignment)
@@ -148,14 +152,19 @@ def generate(name: str, *, seeds: int | None = None, quick: bool = False,
         started = time.perf_counter()
         runner.run(first, 0, epochs=1)           # one epoch, timed: the estimate
         per_batch = (time.perf_counter() - started) / _batches(assignment, first)
-        total = sum(weight[e.id] for e, _ in todo)
-        say(f"{len(todo)} runs ({sum(e.epochs for e, _ in todo)} epochs) of the reference on "
-            f"{device}: about {_duration(per_batch * total)} (one epoch of {first.id} took "
-            f"{per_batch * _batches(assignment, first):.2f} s)"
-            + (f"; {sum(len(v['runs']) for v in key['experiments'].values())} runs already "
-               "done are kept" if any(v["runs"] for v in key["experiments"].values()) else ""))
+        total = sum(weight[e.id] for e, _seed in todo)
+        done = sum(len(v["runs"]) for v in key["experiments"].values())
+        line = _("{runs} runs ({epochs} epochs) of the reference on {device}: about {time} (one "
+                 "epoch of {first} took {seconds:.2f} s)").format(
+            runs=len(todo), epochs=sum(e.epochs for e, _seed in todo), device=device,
+            time=_duration(per_batch * total), first=first.id,
+            seconds=per_batch * _batches(assignment, first))
+        if done:
+            line += "; " + _("{count} runs already done are kept").format(count=done)
+        say(line)
     else:
-        say(f"every run of the {profile} key is already in {out}: nothing to run")
+        say(_("every run of the {profile} key is already in {key}: nothing to run").format(
+            profile=profile, key=out))
     for e, seed in todo:
         if progress:
             progress(0, f"{e.id}, seed {seed}")
@@ -246,44 +255,6 @@ def _mean(values) -> float:
 # The HTML page: curves and table for the class
 # --------------------------------------------------------------------------------------------
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{{ title }} — answer key</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #1f2328; }
-table { border-collapse: collapse; width: 100%; font-size: .92rem; }
-th, td { border: 1px solid #d0d7de; padding: .3rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(30rem, 1fr)); gap: 1rem; }
-figure { margin: 0; } figure svg { width: 100%; height: auto; }
-.meta { color: #57606a; }
-</style></head><body>
-<h1>{{ title }} — answer key</h1>
-<p class="meta">The reference solution on each experiment, {{ seeds|length }} seeds ({{ seeds|join(", ") }}),
-{{ profile }} budget, on {{ device }}. Ranges are min–max over the seeds.</p>
-<h2 id="table-heading">Results</h2>
-<table id="results" aria-labelledby="table-heading">
-<thead><tr><th scope="col">experiment</th><th scope="col">configuration</th><th scope="col">parameters</th>
-<th scope="col">final train loss</th><th scope="col">final valid loss</th><th scope="col">best epoch</th>
-<th scope="col">test accuracy</th><th scope="col">time (s)</th></tr></thead>
-<tbody>
-{% for row in rows %}<tr id="row-{{ row.id }}"><th scope="row">{{ row.title }}</th><td>{{ row.config }}</td>
-<td class="num">{{ row.parameters }}</td><td class="num">{{ row.final_train_loss }}</td>
-<td class="num">{{ row.final_valid_loss }}</td><td class="num">{{ row.best_epoch }}</td>
-<td class="num">{{ row.test_accuracy }}</td><td class="num">{{ row.time_s }}</td></tr>
-{% endfor %}</tbody></table>
-{% if questions %}
-<h2>Conclusions</h2>
-<ul id="conclusions">{% for q in questions %}<li>{{ q.text }} — <strong>{{ q.answer }}</strong>{% if q.split %} <span class="meta">(seeds disagree: {{ q.split }})</span>{% endif %}</li>
-{% endfor %}</ul>
-{% endif %}
-<h2>Learning curves</h2>
-<div class="figures">
-{% for row in rows %}<figure id="figure-{{ row.id }}">{{ row.svg }}<figcaption>{{ row.title }}: train and valid loss, min–max over seeds (band) and mean (dotted).</figcaption></figure>
-{% endfor %}</div>
-</body></html>
-"""
 
 
 def _span(values, fmt: str) -> str:
@@ -296,7 +267,6 @@ def _span(values, fmt: str) -> str:
 
 
 def render_html(key: dict, declaration: ex.Declaration) -> str:
-    import jinja2
     from markupsafe import Markup
 
     rows = []
@@ -304,9 +274,11 @@ def render_html(key: dict, declaration: ex.Declaration) -> str:
         if "ranges" not in entry:
             continue
         r, c = entry["ranges"], entry["config"]
-        config = (f"{c['model']} {'-'.join(map(str, [784, *c['hidden'], 10]))}, "
-                  f"{c['activation']}, {c['optimizer']} lr {c['lr']:g}, batch {c['batch_size']}, "
-                  f"{entry['epochs']} epochs")
+        config = _("{model} {layers}, {activation}, {optimizer} lr {lr:g}, batch {batch}, "
+                   "{epochs} epochs").format(
+            model=c["model"], layers="-".join(map(str, [784, *c["hidden"], 10])),
+            activation=c["activation"], optimizer=c["optimizer"], lr=c["lr"],
+            batch=c["batch_size"], epochs=entry["epochs"])
         # The SVG is drawn here from the reference's own numbers: safe to inline.
         svg = ex.band_svg(entry["title"], entry["band"])
         svg = svg[svg.find("<svg"):]
@@ -326,12 +298,13 @@ def render_html(key: dict, declaration: ex.Declaration) -> str:
         best = max(counts, key=counts.get)
         split = ", ".join(f"{c}: {n}" for c, n in counts.items()) if len(counts) > 1 else ""
         questions.append({"text": q["text"], "answer": best, "split": split})
-    env = jinja2.Environment(autoescape=True)
+    from grader import i18n, reports
     from grader.assignment import load_assignment
 
     try:
-        title = load_assignment(key["assignment"]).title
+        title = _(load_assignment(key["assignment"]).title)
     except Exception:
         title = key["assignment"]
-    return env.from_string(PAGE).render(title=title, seeds=key["seeds"], profile=key["profile"],
-                                        device=key["device"], rows=rows, questions=questions)
+    return reports.ENV.get_template("answer_key.html.j2").render(
+        title=title, seeds=key["seeds"], profile=_(PROFILES[key["profile"]]),
+        device=key["device"], rows=rows, questions=questions, lang=i18n.current())

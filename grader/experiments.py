@@ -43,6 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import N_, _, ngettext
+
 DECLARATION_FILE = "experiments.toml"
 RESULTS_SUFFIX = ".experiments.json"
 KEY_FILE = "answer_key.json"
@@ -52,6 +54,14 @@ MAX_RESULTS_BYTES = 2_000_000      # a results file is a few kB; a bigger one is
 MAX_EPOCHS = 10_000
 QUANTITIES = {"final_train_loss", "final_valid_loss", "min_valid_loss", "mean_train_loss",
               "test_accuracy"}
+# How messages name the quantities a question compares.
+QUANTITY_NAMES = {"final_train_loss": N_("final train loss"),
+                  "final_valid_loss": N_("final valid loss"),
+                  "min_valid_loss": N_("lowest valid loss"),
+                  "mean_train_loss": N_("mean train loss over the epochs"),
+                  "test_accuracy": N_("test accuracy")}
+CURVE_LABELS = {"train_loss": (N_("reference train loss (seeds)"), N_("your train loss")),
+                "valid_loss": (N_("reference valid loss (seeds)"), N_("your valid loss"))}
 CONFIG_KEYS = ("model", "hidden", "activation", "optimizer", "lr", "batch_size", "epochs", "data")
 
 
@@ -101,8 +111,9 @@ class Declaration:
             if e.id == experiment_id:
                 return e
         known = ", ".join(e.id for e in self.experiments)
-        raise ExperimentError(f"`{str(experiment_id)[:60]}` is not an experiment of "
-                              f"{self.assignment}; its experiments are {known}")
+        raise ExperimentError(_("`{id}` is not an experiment of {assignment}; its experiments "
+                                "are {known}").format(id=str(experiment_id)[:60],
+                                                      assignment=self.assignment, known=known))
 
     def profile(self, quick: bool) -> list[Experiment]:
         """The experiments of the handout's budget, or of the reduced one (``[quick]``)."""
@@ -132,14 +143,15 @@ def load_declaration(folder: str | os.PathLike, name: str | None = None) -> Decl
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ExperimentError(f"{path}: {e}") from None
+        raise ExperimentError(_("{path}: {error}").format(path=path, error=e)) from None
     defaults = data.get("defaults", {})
     experiments = []
     for entry in data.get("experiment", []):
         merged = {**defaults, **entry}
         missing = [k for k in ("id", *CONFIG_KEYS) if k not in merged]
         if missing:
-            raise ExperimentError(f"{path}: experiment {entry.get('id', '?')} lacks {missing}")
+            raise ExperimentError(_("{path}: experiment {id} lacks {missing}").format(
+                path=path, id=entry.get("id", "?"), missing=", ".join(missing)))
         config = {k: merged[k] for k in CONFIG_KEYS}
         config["hidden"] = [int(h) for h in config["hidden"]]
         experiments.append(Experiment(
@@ -148,16 +160,17 @@ def load_declaration(folder: str | os.PathLike, name: str | None = None) -> Decl
             merged.get("parameters")))
     ids = [e.id for e in experiments]
     if len(set(ids)) != len(ids):
-        raise ExperimentError(f"{path}: two experiments share an id")
+        raise ExperimentError(_("{path}: two experiments share an id").format(path=path))
     questions = []
     for entry in data.get("question", []):
         q = Question(entry["id"], entry["text"], dict(entry["choices"]), entry["quantity"],
                      entry.get("better", "lower"), float(entry.get("points", 1)))
         unknown = [v for v in q.choices.values() if v not in ids]
         if unknown or q.quantity not in QUANTITIES or q.better not in ("lower", "higher"):
-            raise ExperimentError(f"{path}: question {q.id}: unknown experiments {unknown}, or a "
-                                  f"quantity not in {sorted(QUANTITIES)}, or better not "
-                                  "lower/higher")
+            raise ExperimentError(_("{path}: question {id}: unknown experiments {unknown}, or a "
+                                    "quantity not in {quantities}, or better not lower/higher"
+                                    ).format(path=path, id=q.id, unknown=unknown,
+                                             quantities=", ".join(sorted(QUANTITIES))))
         questions.append(q)
     return Declaration(name or Path(folder).name, experiments, questions,
                        dict(data.get("tolerance", {})), dict(data.get("quick", {})))
@@ -175,7 +188,7 @@ def _assignment_of(experiment_id: str, assignment: str | None):
         found = load_assignment(assignment)
         declaration = declaration_of(found)
         if declaration is None:
-            raise ExperimentError(f"{found.name} declares no experiments")
+            raise ExperimentError(_("{name} declares no experiments").format(name=found.name))
         declaration.experiment(experiment_id)
         return found, declaration
     known = []
@@ -186,8 +199,9 @@ def _assignment_of(experiment_id: str, assignment: str | None):
         if any(e.id == experiment_id for e in declaration.experiments):
             return candidate, declaration
         known += [e.id for e in declaration.experiments]
-    raise ExperimentError(f"no practical declares an experiment `{str(experiment_id)[:60]}`; "
-                          f"the experiments are {', '.join(known) or 'none'}")
+    raise ExperimentError(_("no practical declares an experiment `{id}`; the experiments are "
+                            "{known}").format(id=str(experiment_id)[:60],
+                                              known=", ".join(known) or "—"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,8 +252,8 @@ def experiment_data(experiment_id: str, seed: int = 0, *, assignment: str | None
 
 def _seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) and not _is_integral(seed):
-        raise ExperimentError(f"seed should be an int (the seed given to experiment_data); got "
-                              f"{type(seed).__name__}")
+        raise ExperimentError(_("seed should be an int (the seed given to experiment_data); "
+                                "got {type}").format(type=type(seed).__name__))
     return int(seed)
 
 
@@ -260,17 +274,18 @@ def _number(value, what: str) -> float:
         value = value.detach()
     if hasattr(value, "numel") and callable(value.numel):
         if value.numel() != 1:
-            raise ExperimentError(f"{what} should be one number; got a tensor of shape "
-                                  f"{tuple(value.shape)}")
+            raise ExperimentError(_("{what} should be one number; got a tensor of shape "
+                                    "{shape}").format(what=what, shape=tuple(value.shape)))
         value = value.item()
     elif hasattr(value, "item") and getattr(value, "size", 1) == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ExperimentError(f"{what} should be a number; got {type(value).__name__}")
+        raise ExperimentError(_("{what} should be a number; got {type}").format(
+            what=what, type=type(value).__name__))
     value = float(value)
     if not math.isfinite(value):
-        raise ExperimentError(f"{what} is {value}: the training diverged or the value is not "
-                              "a loss")
+        raise ExperimentError(_("{what} is {value}: the training diverged or the value is not "
+                                "a loss").format(what=what, value=value))
     return value
 
 
@@ -278,10 +293,11 @@ def _curve(values, what: str) -> list[float]:
     if hasattr(values, "tolist") and not isinstance(values, (list, tuple)):
         values = values.tolist()
     if not isinstance(values, (list, tuple)):
-        raise ExperimentError(f"{what} should be a list with one loss per epoch; got "
-                              f"{type(values).__name__}")
+        raise ExperimentError(_("{what} should be a list with one loss per epoch; got {type}"
+                                ).format(what=what, type=type(values).__name__))
     if not 1 <= len(values) <= MAX_EPOCHS:
-        raise ExperimentError(f"{what} has {len(values)} values: one loss per epoch expected")
+        raise ExperimentError(_("{what} has {count} values: one loss per epoch expected").format(
+            what=what, count=len(values)))
     return [_number(v, f"{what}[{i}]") for i, v in enumerate(values)]
 
 
@@ -293,9 +309,10 @@ def normalize_history(history) -> tuple[list[float], list[float], int | None]:
     if isinstance(history, dict):
         missing = [k for k in ("train_loss", "valid_loss") if k not in history]
         if missing:
-            raise ExperimentError(f"history has no {' and no '.join(missing)} (keys: "
-                                  f"{sorted(map(str, history))[:8]}): pass what fit returns, "
-                                  "{'train_loss': [...], 'valid_loss': [...], 'best_epoch': i}")
+            raise ExperimentError(_("history has no {missing} (its keys: {keys}): pass what fit "
+                                    "returns, {{'train_loss': [...], 'valid_loss': [...], "
+                                    "'best_epoch': i}}").format(
+                missing=", ".join(missing), keys=", ".join(sorted(map(str, history))[:8])))
         train = _curve(history["train_loss"], "history['train_loss']")
         valid = _curve(history["valid_loss"], "history['valid_loss']")
         if history.get("best_epoch") is not None:
@@ -310,19 +327,21 @@ def normalize_history(history) -> tuple[list[float], list[float], int | None]:
         train = [_number(h[0], f"history[{i}][0] (train loss)") for i, h in enumerate(history)]
         valid = [_number(h[1], f"history[{i}][1] (valid loss)") for i, h in enumerate(history)]
     else:
-        raise ExperimentError(f"history should be what fit returns (a dict with train_loss and "
-                              f"valid_loss) or a list of (train_loss, valid_loss) per epoch; got "
-                              f"{type(history).__name__}")
+        raise ExperimentError(_("history should be what fit returns (a dict with train_loss and "
+                                "valid_loss) or a list of (train_loss, valid_loss) per epoch; "
+                                "got {type}").format(type=type(history).__name__))
     if len(train) != len(valid):
-        raise ExperimentError(f"history has {len(train)} train losses and {len(valid)} valid "
-                              "losses: one of each per epoch expected")
+        raise ExperimentError(_("history has {n_train} train losses and {n_valid} valid losses: "
+                                "one of each per epoch expected").format(n_train=len(train),
+                                                                         n_valid=len(valid)))
     return train, valid, best
 
 
 def _epoch(value, what: str) -> int:
     number = _number(value, what)
     if number != int(number) or number < 0:
-        raise ExperimentError(f"{what} should be an epoch index (an int >= 0); got {value!r}"[:200])
+        raise ExperimentError(_("{what} should be an epoch index (an int >= 0); got {value}"
+                                ).format(what=what, value=repr(value)[:60]))
     return int(number)
 
 
@@ -332,14 +351,15 @@ def normalize_accuracy(value) -> float:
     if isinstance(value, (list, tuple)) and len(value) in (2, 3):
         correct, total = _number(value[0], "n_correct"), _number(value[1], "n_total")
         if total <= 0:
-            raise ExperimentError("test_accuracy: n_total is 0 — did perf_loop see the test loader?")
+            raise ExperimentError(_("test_accuracy: n_total is 0 — did perf_loop see the test "
+                                    "loader?"))
         value = correct / total
     value = _number(value, "test_accuracy")
     if 1.0 < value <= 100.0:
         value /= 100.0  # a percentage
     if not 0.0 <= value <= 1.0:
-        raise ExperimentError(f"test_accuracy should be a fraction in [0, 1] (or a percentage); "
-                              f"got {value:g}")
+        raise ExperimentError(_("test_accuracy should be a fraction in [0, 1] (or a "
+                                "percentage); got {value:g}").format(value=value))
     return value
 
 
@@ -396,15 +416,18 @@ def read_results(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
         if path.stat().st_size > MAX_RESULTS_BYTES:
-            raise ExperimentError(f"{path.name} is {path.stat().st_size:,} bytes: a results file "
-                                  "is a few kB (was something else written there?)")
+            raise ExperimentError(_("{file} is {size:,} bytes: a results file is a few kB (was "
+                                    "something else written there?)").format(
+                file=path.name, size=path.stat().st_size))
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ExperimentError(f"{path.name} cannot be read ({type(e).__name__}): record your "
-                              "experiments again with grader.record(...)") from None
+        raise ExperimentError(_("{file} cannot be read ({error}): record your experiments again "
+                                "with grader.record(...)").format(file=path.name,
+                                                                  error=type(e).__name__)) from None
     if not isinstance(data, dict) or not isinstance(data.get("experiments", {}), dict) \
             or not isinstance(data.get("answers", {}), dict):
-        raise ExperimentError(f"{path.name} is not a results file written by grader.record")
+        raise ExperimentError(_("{file} is not a results file written by grader.record").format(
+            file=path.name))
     data.setdefault("experiments", {})
     data.setdefault("answers", {})
     return data
@@ -440,8 +463,9 @@ def record(experiment_id: str, history, test_accuracy, *, seed, best_epoch=None,
              "data": experiment.config["data"],
              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if entry["best_epoch"] is not None and entry["best_epoch"] >= len(train):
-        raise ExperimentError(f"best_epoch {entry['best_epoch']} is past the last epoch "
-                              f"({len(train)} epochs, counted from 0)")
+        raise ExperimentError(_("best_epoch {best} is past the last epoch ({count} epochs, "
+                                "counted from 0)").format(best=entry["best_epoch"],
+                                                          count=len(train)))
     target = results_path(path, found.name)
 
     def change(data):
@@ -467,8 +491,10 @@ def answer(question_id: str, choice: str, *, path=None, assignment: str | None =
         if choice not in question.choices:
             same = [c for c in question.choices if str(c).lower() == str(choice).strip().lower()]
             if len(same) != 1:
-                raise ExperimentError(f"{question.id}: {str(choice)[:40]!r} is not a choice; "
-                                      f"answer one of {', '.join(map(repr, question.choices))}")
+                raise ExperimentError(_("{id}: {choice} is not a choice; answer one of "
+                                        "{choices}").format(
+                    id=question.id, choice=repr(str(choice)[:40]),
+                    choices=", ".join(map(repr, question.choices))))
             choice = same[0]
 
         def change(data, found=found):
@@ -476,7 +502,8 @@ def answer(question_id: str, choice: str, *, path=None, assignment: str | None =
             data["answers"][question_id] = choice
 
         return _update(results_path(path, found.name), change)
-    raise ExperimentError(f"no practical asks a question `{str(question_id)[:60]}`")
+    raise ExperimentError(_("no practical asks a question `{id}`").format(
+        id=str(question_id)[:60]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,7 +523,8 @@ def load_key(path: str | os.PathLike) -> dict | None:
     try:
         key = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise ExperimentError(f"the answer key {path} cannot be read: {e}") from None
+        raise ExperimentError(_("the answer key {path} cannot be read: {error}").format(
+            path=path, error=e)) from None
     return key if isinstance(key, dict) and isinstance(key.get("experiments"), dict) else None
 
 
@@ -556,8 +584,6 @@ def grade_experiments(assignment, process, submission_file: Path | None, *,
     results_file = find_results(submission_file)
     stem = submission_file.stem if submission_file is not None else assignment.module
     if results_file is None:
-        from grader.i18n import _
-
         return Graded(note=_("experiments not graded: no {file} next to the submission "
                              "(grader.record(...) in the notebook writes it); the code checks are "
                              "not affected").format(file=stem + RESULTS_SUFFIX))
@@ -590,8 +616,8 @@ class _Checker:
         quick = bool(key and key.get("profile") == "quick")
         self.experiments = [e for e in declaration.profile(quick)
                             if key is None or e.id in key["experiments"]]
-        self.note = "" if key else ("experiments checked without an answer key (grade "
-                                    "answer-key): ranges not compared")
+        self.note = "" if key else _("experiments checked without an answer key (grade "
+                                     "answer-key): ranges not compared")
         self.recorded: dict[str, dict] = {}
         self._splits = None
 
@@ -607,18 +633,21 @@ class _Checker:
         name = f"experiment {e.id}"
         raw = self.results["experiments"].get(e.id)
         if raw is None:
-            return _check(name, e.points, 0.0, f"experiment {e.id} ({e.title}): not recorded in "
-                          f"{self.file.name} — run it, then grader.record(\"{e.id}\", history, "
-                          "test_accuracy, seed=SEED)")
+            return _check(name, e.points, 0.0, _(
+                "experiment {id} ({title}): not recorded in {file} — run it, then "
+                "grader.record(\"{id}\", history, test_accuracy, seed=SEED)").format(
+                id=e.id, title=e.title, file=self.file.name))
         try:
             entry = self._entry(raw)
         except ExperimentError as err:
-            return _check(name, e.points, 0.0, f"experiment {e.id}: {err}")
+            return _check(name, e.points, 0.0, _("experiment {id}: {error}").format(
+                id=e.id, error=err))
         expected_epochs = int(self.key["experiments"][e.id]["epochs"]) if self.key else e.epochs
         n = len(entry["train_loss"])
         if n != expected_epochs:
-            return _check(name, e.points, 0.0, f"experiment {e.id} ({e.title}): {n} epochs "
-                          f"recorded, the experiment asks for {expected_epochs}")
+            return _check(name, e.points, 0.0, _(
+                "experiment {id} ({title}): {count} epochs recorded, the experiment asks for "
+                "{expected}").format(id=e.id, title=e.title, count=n, expected=expected_epochs))
         self.recorded[e.id] = entry
         problems, passed, total = [], 0, 0
         # Consistency with itself.
@@ -628,26 +657,28 @@ class _Checker:
                 entry["valid_loss"][entry["best_epoch"]] == entry["valid_loss"][argmin]:
             passed += 1
         else:
-            problems.append(f"best_epoch {entry['best_epoch']} is not the epoch of the lowest "
-                            f"valid loss ({argmin}, counted from 0: "
-                            f"{entry['valid_loss'][argmin]:.4f}) — fit should keep the best "
-                            "epoch, and the test accuracy be that epoch's")
+            problems.append(_("best_epoch {best} is not the epoch of the lowest valid loss "
+                              "({argmin}, counted from 0: {loss:.4f}) — fit should keep the best "
+                              "epoch, and the test accuracy be that epoch's").format(
+                best=entry["best_epoch"], argmin=argmin, loss=entry["valid_loss"][argmin]))
         total += 1
         n_test = int(self.assignment.settings.get("test_size", 500))
         k = entry["test_accuracy"] * n_test
         if abs(k - round(k)) <= 0.01:
             passed += 1
         else:
-            problems.append(f"test_accuracy {entry['test_accuracy']:.4f} is not a count out of "
-                            f"the {n_test} test images (k / {n_test}): was it measured on the "
-                            "test loader of experiment_data, over every batch?")
+            problems.append(_("test_accuracy {accuracy:.4f} is not a count out of the {n} test "
+                              "images (k / {n}): was it measured on the test loader of "
+                              "experiment_data, over every batch?").format(
+                accuracy=entry["test_accuracy"], n=n_test))
         if e.parameters is not None and entry.get("parameters") is not None:
             total += 1
             if int(entry["parameters"]) == int(e.parameters):
                 passed += 1
             else:
-                problems.append(f"{entry['parameters']:,} parameters recorded; this architecture "
-                                f"has {e.parameters:,}")
+                problems.append(_("{count:,} parameters recorded; this architecture has "
+                                  "{expected:,}").format(count=entry["parameters"],
+                                                         expected=e.parameters))
         consistency = passed / total
         # Against the key's range over seeds.
         details = {"experiment": {"id": e.id, "title": e.title, "train_loss": entry["train_loss"],
@@ -670,12 +701,13 @@ class _Checker:
             if not ok:
                 fraction = 0.0
                 problems.insert(0, message)
-        head = f"experiment {e.id} ({e.title}), seed {entry['seed']}"
+        head = _("experiment {id} ({title}), seed {seed}").format(id=e.id, title=e.title,
+                                                                  seed=entry["seed"])
         if problems:
             message = head + ": " + "; ".join(problems)
         else:
-            message = head + ": consistent" + (" and within the reference's range"
-                                               if self.key else "")
+            message = head + ": " + (_("consistent and within the reference's range")
+                                     if self.key else _("consistent"))
             if replayed:
                 message += f"; {replayed}"
         return _check(name, e.points, fraction, message, details)
@@ -683,7 +715,7 @@ class _Checker:
     def _entry(self, raw) -> dict:
         if not isinstance(raw, dict):
             raise ExperimentError("not an entry written by grader.record")
-        train, valid, _ = normalize_history(raw)
+        train, valid, _best = normalize_history(raw)
         best = raw.get("best_epoch")
         return {"seed": _seed(raw.get("seed")), "train_loss": train, "valid_loss": valid,
                 "test_accuracy": normalize_accuracy(raw.get("test_accuracy")),
@@ -701,17 +733,22 @@ class _Checker:
                    if not _within(v, lo[i], hi[i], rel * (lo[i] + hi[i]) / 2)]
             if bad:
                 i = bad[0]
-                problems.append(f"{curve} at epoch {i + 1} is {entry[curve][i]:.4f}, the "
-                                f"reference's seeds give {lo[i]:.4f}–{hi[i]:.4f} ({len(bad)} "
-                                f"epoch{'s' if len(bad) > 1 else ''} outside the band)")
+                problems.append(ngettext(
+                    "{curve} at epoch {epoch} is {value:.4f}, the reference's seeds give "
+                    "{low:.4f}–{high:.4f} ({count} epoch outside the band)",
+                    "{curve} at epoch {epoch} is {value:.4f}, the reference's seeds give "
+                    "{low:.4f}–{high:.4f} ({count} epochs outside the band)", len(bad)).format(
+                    curve=curve, epoch=i + 1, value=entry[curve][i], low=lo[i], high=hi[i],
+                    count=len(bad)))
             else:
                 passed += 1
         lo, hi = band["ranges"]["test_accuracy"]
         if _within(entry["test_accuracy"], lo, hi, float(self.tolerance.get("accuracy_abs", .03))):
             passed += 1
         else:
-            problems.append(f"test accuracy {entry['test_accuracy']:.3f}, the reference's seeds "
-                            f"give {lo:.3f}–{hi:.3f}")
+            problems.append(_("test accuracy {accuracy:.3f}, the reference's seeds give "
+                              "{low:.3f}–{high:.3f}").format(accuracy=entry["test_accuracy"],
+                                                            low=lo, high=hi))
         return passed / 3, problems
 
     # ------------------------------------------------------------ replay
@@ -733,27 +770,31 @@ class _Checker:
 
         epochs = min(int(self.tolerance.get("replay_epochs", 1)), len(entry["train_loss"]))
         if self.process is None:
-            return False, (f"experiment {e.id} could not be replayed: your code could not be "
-                           "loaded")
+            return False, _("experiment {id} could not be replayed: your code could not be "
+                            "loaded").format(id=e.id)
         if self._splits is None:
             self._splits = splits(self.assignment, e.config["data"], self.data_root)
-        train, valid, _ = self._splits
+        train, valid, _test = self._splits
         student = StudentModule(self.process)
         c = e.config
-        what = f"replaying the first {epochs} epoch(s) of experiment {e.id} with seed {entry['seed']}"
+        what = _("replaying the first {count} epoch(s) of experiment {id} with seed {seed}"
+                 ).format(count=epochs, id=e.id, seed=entry["seed"])
         try:
             if not self.process.running:
                 self.process.start()
             got = _replay_in_child(student, c, train, valid, entry["seed"], epochs)
         except CheckFailure as err:
-            return False, f"experiment {e.id} could not be replayed ({what}): {err}"
+            return False, _("experiment {id} could not be replayed ({what}): {error}").format(
+                id=e.id, what=what, error=err)
         try:
-            got_train, got_valid, _ = normalize_history(got)
+            got_train, got_valid, _best = normalize_history(got)
         except ExperimentError as err:
-            return False, f"experiment {e.id} could not be replayed: your fit returned {err}"[:400]
+            return False, _("experiment {id} could not be replayed: what your fit returned is "
+                            "not a history ({error})").format(id=e.id, error=str(err)[:300])
         if len(got_train) != epochs:
-            return False, (f"experiment {e.id} could not be replayed: fit(..., epochs={epochs}) "
-                           f"returned {len(got_train)} losses")
+            return False, _("experiment {id} could not be replayed: fit(..., epochs={epochs}) "
+                            "returned {count} losses").format(id=e.id, epochs=epochs,
+                                                              count=len(got_train))
         got = {"train_loss": got_train, "valid_loss": got_valid}
         rtol = float(self.tolerance.get("replay_rtol", 1e-4))
         atol = float(self.tolerance.get("replay_atol", 1e-5))
@@ -761,12 +802,14 @@ class _Checker:
             for i in range(epochs):
                 mine, again = entry[curve][i], got[curve][i]
                 if not isinstance(again, (int, float)) or abs(mine - again) > atol + rtol * abs(again):
-                    return False, (f"experiment {e.id} does not replay: with seed {entry['seed']} "
-                                   f"your code gives {curve} {again:.6f} at epoch {i + 1}, your "
-                                   f"results say {mine:.6f} — recorded results must come from "
-                                   "this code run with experiment_data(..., seed=SEED) and that "
-                                   "seed")
-        return True, f"replayed: the first {epochs} epoch(s) match"
+                    return False, _(
+                        "experiment {id} does not replay: with seed {seed} your code gives "
+                        "{curve} {again:.6f} at epoch {epoch}, your results say {mine:.6f} — "
+                        "recorded results must come from this code, run with "
+                        "experiment_data(..., seed=SEED) and that seed").format(
+                        id=e.id, seed=entry["seed"], curve=curve, again=again, epoch=i + 1,
+                        mine=mine)
+        return True, _("replayed: the first {count} epoch(s) match").format(count=epochs)
 
     # ------------------------------------------------------------ questions
 
@@ -775,29 +818,37 @@ class _Checker:
         given = self.results["answers"].get(q.id)
         choices = ", ".join(map(repr, q.choices))
         if given is None:
-            return _check(name, q.points, 0.0, f"\"{q.text}\" not answered: "
-                          f"grader.answer(\"{q.id}\", one of {choices})")
+            return _check(name, q.points, 0.0, _(
+                "\"{question}\" not answered: grader.answer(\"{id}\", one of {choices})").format(
+                question=q.text, id=q.id, choices=choices))
         if given not in q.choices:
-            return _check(name, q.points, 0.0, f"\"{q.text}\": {str(given)[:40]!r} is not one of "
-                          f"{choices}")
+            return _check(name, q.points, 0.0, _("\"{question}\": {given} is not one of "
+                                                 "{choices}").format(
+                question=q.text, given=repr(str(given)[:40]), choices=choices))
         missing = [exp for exp in q.choices.values() if exp not in self.recorded]
         if missing:
-            return _check(name, q.points, 0.0, f"\"{q.text}\": cannot be checked against your "
-                          f"numbers — experiment {', '.join(missing)} not recorded (or not valid)")
+            return _check(name, q.points, 0.0, _(
+                "\"{question}\": cannot be checked against your numbers — experiment "
+                "{missing} not recorded (or not valid)").format(question=q.text,
+                                                                missing=", ".join(missing)))
         own, values = decide(q, self.recorded)
         shown = ", ".join(f"{q.choices[c]} {v:.4f}" for c, v in values.items())
-        what = q.quantity.replace("_", " ")
+        what = _(QUANTITY_NAMES[q.quantity])
         if given != own:
-            return _check(name, q.points, 0.0, f"\"{q.text}\" you answered {given!r}, which "
-                          f"contradicts your own results ({what}: {shown} → {own!r})")
+            return _check(name, q.points, 0.0, _(
+                "\"{question}\" you answered {given}, which contradicts your own results "
+                "({what}: {shown} → {own})").format(question=q.text, given=repr(given),
+                                                    what=what, shown=shown, own=repr(own)))
         votes = self._key_votes(q)
         if votes and len(set(votes)) == 1 and votes[0] != own:
-            return _check(name, q.points, 0.5, f"\"{q.text}\" {given!r} follows your numbers "
-                          f"({what}: {shown}), but every seed of the reference gives "
-                          f"{votes[0]!r}: look again at experiments "
-                          f"{', '.join(q.choices.values())}")
-        return _check(name, q.points, 1.0, f"\"{q.text}\" {given!r}: backed by your results "
-                      f"({what}: {shown})")
+            return _check(name, q.points, 0.5, _(
+                "\"{question}\" {given} follows your numbers ({what}: {shown}), but every seed "
+                "of the reference gives {reference}: look again at experiments {experiments}"
+                ).format(question=q.text, given=repr(given), what=what, shown=shown,
+                         reference=repr(votes[0]), experiments=", ".join(q.choices.values())))
+        return _check(name, q.points, 1.0, _(
+            "\"{question}\" {given}: backed by your results ({what}: {shown})").format(
+            question=q.text, given=repr(given), what=what, shown=shown))
 
     def _key_votes(self, q: Question) -> list[str]:
         """The reference's answer per seed; none when a seed's numbers do not decide (two
@@ -860,9 +911,10 @@ def _figure(e: Experiment, entry: dict, band: dict) -> dict | None:
     except Exception:  # a figure that cannot be drawn is left out, never a grading error
         return None
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
-    return {"uri": uri, "alt": f"{e.id}: your train and valid losses over the reference's range "
-            "over seeds", "caption": f"{e.title}: your curves (lines) over the reference's "
-            "range over seeds (bands)"}
+    return {"uri": uri, "alt": _("{id}: your train and valid losses over the reference's range "
+                                 "over seeds").format(id=e.id),
+            "caption": _("{title}: your curves (lines) over the reference's range over seeds "
+                         "(bands)").format(title=e.title)}
 
 
 def band_svg(title: str, band: dict, entry: dict | None = None, width: float = 6.0,
@@ -883,15 +935,15 @@ def band_svg(title: str, band: dict, entry: dict | None = None, width: float = 6
             lo, hi, mean = band[curve]["min"], band[curve]["max"], band[curve]["mean"]
             epochs = range(1, len(lo) + 1)
             ax.fill_between(epochs, lo, hi, color=colour, alpha=0.2,
-                            label=f"reference {curve.replace('_', ' ')} (seeds)")
+                            label=_(CURVE_LABELS[curve][0]))
             ax.plot(epochs, mean, color=colour, linestyle=":", linewidth=1)
         if entry is not None:
             values = entry[curve]
             ax.plot(range(1, len(values) + 1), values, color=colour, marker="o", markersize=3,
-                    label=f"your {curve.replace('_', ' ')}")
+                    label=_(CURVE_LABELS[curve][1]))
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_xlabel(_("epoch"))
+    ax.set_ylabel(_("loss"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
