@@ -5,9 +5,10 @@ never does) on every experiment the practical declares (:mod:`grader.experiments
 several seeds, on the GPU when there is one and the CPU otherwise, and stores per experiment
 the range over seeds of each reported quantity (per-epoch bands of the train and valid losses,
 final losses, best epoch, test accuracy, time) in a JSON key — by default
-``assignments/<name>/answer_key.json``, where grading looks for it (``$GRADER_ANSWER_KEY``
-points elsewhere) — plus ``answer_key.html`` beside it: the reference curves (bands over seeds)
-and a table to show in class.
+``answer_key.json`` in the practical's hidden checks folder, where grading looks for it
+(``$GRADER_ANSWER_KEY`` points elsewhere; students never get it: it holds the reference's
+curves) — plus ``answer_key.html`` beside it: the reference curves (bands over seeds) and a
+table to show in class.
 
 Resumable: each finished (experiment, seed) is written to the key at once and skipped when the
 command runs again with the same profile, data and declarations.

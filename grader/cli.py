@@ -412,8 +412,9 @@ def answer_key_command(
     quick: bool = typer.Option(False, "--quick", help="The reduced budget of experiments.toml's "
                                "[quick] table (fewer experiments and epochs): minutes, not hours."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the key (JSON; "
-                                       "the HTML page goes beside it). Default: "
-                                       "assignments/<name>/answer_key.json, where grading reads it."),
+                                       "the HTML page goes beside it). Default: answer_key.json "
+                                       "in the practical's hidden checks folder, where grading "
+                                       "reads it."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when "
                                          "available)."),
     data_dir: Optional[Path] = DATA_DIR_OPTION,

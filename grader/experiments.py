@@ -511,9 +511,12 @@ def answer(question_id: str, choice: str, *, path=None, assignment: str | None =
 # --------------------------------------------------------------------------------------------
 
 def key_path(assignment) -> Path:
-    """``$GRADER_ANSWER_KEY`` when set, else ``assignments/<name>/answer_key.json``."""
+    """``$GRADER_ANSWER_KEY`` when set, else ``answer_key.json`` in the practical's hidden
+    checks folder (``assignments/<name>/hidden/``, or ``$GRADER_HIDDEN_DIR/<name>/``): with
+    what instructors keep to themselves — it holds the reference's own curves, so it is neither
+    exported to students (``grade export-student``) nor visible to the student process."""
     explicit = os.environ.get(KEY_ENV)
-    return Path(explicit) if explicit else assignment.folder / KEY_FILE
+    return Path(explicit) if explicit else assignment.hidden_dir / KEY_FILE
 
 
 def load_key(path: str | os.PathLike) -> dict | None:
