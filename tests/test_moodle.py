@@ -205,3 +205,21 @@ def test_download_all_to_worksheet_and_feedback_zip(graded_class, tmp_path):
         assert set(files) == {"1048213", "1048214", "1048215"}
         html = z.read("Ada Lovelace_1048213_assignfeedback_file/report.html").decode()
         assert "<html" in html.lower()
+
+
+def test_commands_list_who_is_missing(results, tmp_path):
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["moodle-worksheet", str(results), str(FIXTURES / "worksheet_en.csv"),
+                              "-o", str(tmp_path / "up.csv")])
+    assert out.exit_code == 0, out.output
+    assert "Alan Turing (Participant 1048216)" in out.output and "Late Comer" in out.output
+    out = runner.invoke(app, ["moodle-feedback", str(results), "-o", str(tmp_path / "f.zip"),
+                              "--worksheet", str(FIXTURES / "worksheet_en.csv")])
+    assert out.exit_code == 0 and (tmp_path / "f.zip").is_file()
+    out = runner.invoke(app, ["moodle-worksheet", str(tmp_path / "nowhere"),
+                              str(FIXTURES / "worksheet_en.csv"), "-o", str(tmp_path / "x.csv")])
+    assert out.exit_code == 2 and "no such results folder" in out.output
