@@ -411,3 +411,15 @@ def test_the_class_summary_in_both_languages():
     assert "2 rendus · 1 corrigés · 1 impossibles à corriger" in fr
     names = [c.name for c in result.checks] + ["could not be read"]  # a note from batch.py
     assert _english_lines(fr, en, names) == []
+
+
+def test_grade_check_lang_fr_prints_french_lines():
+    """`grade check --lang fr`: the table's headers, the score and summary lines in French, the
+    check names (identifiers) unchanged."""
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "check",
+                          str(_reference("perceptron")), "--lang", "fr", "--no-report",
+                          "--only", "init_params"], capture_output=True, text=True, cwd=REPO,
+                         env={**_env_without_language(), "COLUMNS": "200"})
+    assert run.returncode == 0, run.stderr
+    assert "note :" in run.stdout and "tests publics :" in run.stdout
+    assert "init_params" in run.stdout and "score:" not in run.stdout
