@@ -366,6 +366,19 @@ class RuntimeWatch:
                 for what, function, line in list(self.seen)[:MAX_RUNTIME_RECORDS]]
 
 
+def listed_checks(assignment) -> list[tuple[str, float, str]]:
+    """(name, points, visibility) of the rule checks, for `grade list` and the collected total."""
+    listed = []
+    for rule in load_rules(assignment.folder):
+        if rule.scope == "each":
+            elements = assignment.required if rule.elements == "*" else [
+                e for e in rule.elements if e in assignment.required]
+            listed += [(f"{e} {rule.check}", rule.points, "public") for e in elements]
+        else:
+            listed.append((rule.check, rule.points, "public"))
+    return listed
+
+
 def watch_config(rules: list[Rule]) -> dict | None:
     """What the student process watches (sent with the load request)."""
     modules = sorted({m for r in rules for m in r.modules})
@@ -484,9 +497,15 @@ def rule_checks(assignment, source, plan, records: list[dict] | None = None,
             if only is not None and only not in scope.elements:
                 continue
             check = CheckResult(scope.name, 0.0, rule.points, FAILED, "", PUBLIC, description)
-            found = static_violations(rule, tree, plan, scope)
-            found += [v for v in _runtime_violations(rule, records or [], scope, tree, plan)
-                      if v.line not in {f.line for f in found}]
+            try:
+                found = static_violations(rule, tree, plan, scope)
+                found += [v for v in _runtime_violations(rule, records or [], scope, tree, plan)
+                          if v.line not in {f.line for f in found}]
+            except Exception as e:  # noqa: BLE001 - a bug of ours: said as such, never a crash
+                check.message = f"this check broke ({type(e).__name__}: {e}); tell your instructor"
+                check.grader_error = True
+                checks.append(check.make_safe())
+                continue
             if found:
                 check.message = _message(found, source, rule)
             elif not scope.written:
