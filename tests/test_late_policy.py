@@ -142,3 +142,17 @@ def test_the_final_grade_goes_to_moodle(batch, tmp_path):
     assert "Late by 1 h 6 min" in rows["Participant 1048214"][9]
     assert rows["Participant 1048213"][4] == "20.00"
     json.loads((out / "late.json").read_text())
+
+
+def test_late_command(batch, tmp_path):
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    out, subs, policy = batch
+    result = CliRunner().invoke(app, ["late", str(out), "--assignment", "perceptron",
+                                      "--policy", str(tmp_path / "late.toml"),
+                                      "--worksheet", str(FIXTURES / "worksheet_en.csv")])
+    assert result.exit_code == 0, result.output
+    assert "1 late student(s) penalised" in result.output and "30 - 3 = 27" in result.output
+    assert "bob" in result.output  # no submission time: listed

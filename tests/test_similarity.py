@@ -275,3 +275,14 @@ def test_same_wrong_values_pair_students_whose_code_differs(tmp_path):
     assert len(pair.rare_wrong) >= 2 and pair.flagged   # ...their wrong numbers do
     assert not pairs[("ana", "cleo")].same_wrong and not pairs[("ben", "cleo")].same_wrong
     assert (out / "grades.csv").read_text() == grades_before  # a flag, never a grade change
+
+
+def test_similarity_command(class_results):
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    assignment, results = class_results
+    out = CliRunner().invoke(app, ["similarity", str(results), "--assignment", ASSIGNMENT])
+    assert out.exit_code == 0, out.output
+    assert "66 pairs compared, 3 to look at" in out.output
