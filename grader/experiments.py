@@ -403,9 +403,11 @@ def _running_file() -> Path | None:
         for candidate in (Path(session), Path.cwd() / Path(session).name):
             if candidate.suffix == ".ipynb" and candidate.is_file():
                 return candidate
-    if not namespace:
+    if not namespace:  # `python mlp_pixels.py`; not a tool's entry point (python -m pytest)
         main = getattr(sys.modules.get("__main__"), "__file__", None)
-        if main and Path(main).suffix == ".py" and Path(main).is_file():
+        if main and Path(main).suffix == ".py" and Path(main).is_file() \
+                and Path(main).name != "__main__.py" \
+                and Path(sys.prefix).resolve() not in Path(main).resolve().parents:
             return Path(main).resolve()
     return None
 
@@ -809,9 +811,10 @@ class _Checker:
                         "experiment {id} does not replay: with seed {seed} your code gives "
                         "{curve} {again:.6f} at epoch {epoch}, your results say {mine:.6f} — "
                         "recorded results must come from this code, run with "
-                        "experiment_data(..., seed=SEED) and that seed").format(
+                        "experiment_data(..., seed=SEED), that seed and the experiment's "
+                        "configuration ({config})").format(
                         id=e.id, seed=entry["seed"], curve=curve, again=again, epoch=i + 1,
-                        mine=mine)
+                        mine=mine, config=describe_config(c))
         return True, _("replayed: the first {count} epoch(s) match").format(count=epochs)
 
     # ------------------------------------------------------------ questions
@@ -875,6 +878,64 @@ class _Checker:
                 return []
             votes.append(choice)
         return votes
+
+
+def describe_config(config: dict) -> str:
+    """``MLP(hidden=(512, 128), activation=nn.Sigmoid), SGD lr 0.01, batch 64``."""
+    return (f"MLP(hidden={tuple(config['hidden'])}, activation=nn.{config['activation']}), "
+            f"{config['optimizer']} lr {config['lr']:g}, batch {config['batch_size']}")
+
+
+def starter_cells(assignment) -> list[tuple[str, str]]:
+    """The starter notebook's experiment cells, as (kind, source): a helper that runs one
+    experiment the way the grader replays it and records it, one call per declared
+    experiment, and the questions to answer. Empty when the practical declares none."""
+    declaration = declaration_of(assignment)
+    if declaration is None:
+        return []
+    notebook = next((f for f in assignment.files if f.endswith(".ipynb")),
+                    f"{assignment.module}.ipynb")
+    cells = [("markdown", (
+        "## Experiments\n\nRun each experiment of the handout with the cells below, then write "
+        "your conclusions. `grader.record` saves the results in "
+        f"`{Path(notebook).stem}{RESULTS_SUFFIX}` next to this notebook: hand it in with the "
+        "notebook. The grader compares your numbers with the reference's, runs the first "
+        "epochs of one or two experiments again with your code and your seed (numbers that do "
+        "not come from your code do not replay), and checks each conclusion against your own "
+        "numbers.")),
+        ("code", (
+            "import time\n\n"
+            "SEED = 0  # any seed you like: the grader replays your experiments with it\n\n\n"
+            "def run_experiment(experiment_id, epochs, optimizer, lr, **mlp_options):\n"
+            "    \"\"\"Train a new MLP with fit on the experiment's data (its batch size included), "
+            "test the\n    best epoch's weights and record the results.\"\"\"\n"
+            "    train_loader, valid_loader, test_loader = grader.experiment_data(experiment_id, "
+            "seed=SEED)\n"
+            "    model = MLP(**mlp_options)  # right after experiment_data: seeded weights\n"
+            "    started = time.time()\n"
+            "    history = fit(model, train_loader, valid_loader, nn.CrossEntropyLoss(),\n"
+            "                  make_optimizer(optimizer, model.parameters(), lr), epochs, "
+            "f\"{experiment_id}.pt\")\n"
+            "    model.load_state_dict(torch.load(f\"{experiment_id}.pt\"))\n"
+            "    grader.record(experiment_id, history, perf_loop(test_loader, model), seed=SEED,\n"
+            "                  time_s=time.time() - started, parameters=count_parameters(model))\n"
+            "    return history"))]
+    defaults = {"hidden": [512, 128], "activation": "Sigmoid"}
+    for e in declaration.experiments:
+        c = e.config
+        options = "".join(f", {k}={tuple(c[k]) if k == 'hidden' else 'nn.' + c[k]}"
+                          for k in ("hidden", "activation") if c[k] != defaults[k])
+        cells.append(("code", f"# {e.title}\nhistory = run_experiment(\"{e.id}\", "
+                              f"epochs={e.epochs}, optimizer=\"{c['optimizer']}\", "
+                              f"lr={c['lr']:g}{options})"))
+    if declaration.questions:
+        lines = ["# Your conclusions: uncomment each line with the answer your numbers support."]
+        for q in declaration.questions:
+            lines.append(f"# {q.text}")
+            choices = ", ".join(f'"{c}"' for c in q.choices)
+            lines.append(f"# grader.answer(\"{q.id}\", ...)  # one of {choices}")
+        cells.append(("code", "\n".join(lines)))
+    return cells
 
 
 def _replay_in_child(student, config: dict, train, valid, seed: int, epochs: int):

@@ -262,3 +262,35 @@ def test_grading_with_a_results_file_adds_the_experiments_to_the_code_checks(own
     page = reports.render(result, "html")
     assert page.count('src="data:image/svg+xml;base64,') == 4
     assert 'id="experiments-heading"' in page
+
+
+def test_the_starter_cells_run_an_experiment_and_record_it(tmp_path, monkeypatch):
+    """The starter notebook's experiment cells (generated from experiments.toml): the helper,
+    run with the reference's functions, records next to the notebook; every cell parses, one
+    call per declared experiment, one commented answer per question."""
+    import ast
+
+    import torch
+    from torch import nn
+
+    from experiments_support import _reference
+
+    cells = ex.starter_cells(assignment())
+    code = [source for kind, source in cells if kind == "code"]
+    for source in code:
+        ast.parse(source)
+    declaration = ex.declaration_of(assignment())
+    assert sum(f'run_experiment("{e.id}",' in c for e in declaration.experiments
+               for c in code) == len(declaration.experiments)
+    assert 'run_experiment("arch_256", epochs=20, optimizer="Adam", lr=0.001, hidden=(256,), ' \
+           'activation=nn.ReLU)' in "\n".join(code)
+    assert code[-1].count("# grader.answer(") == len(declaration.questions)
+    (tmp_path / "MLP_pixels.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    ref = _reference()
+    namespace = {"torch": torch, "nn": nn, "grader": grader,
+                 **{name: getattr(ref, name) for name in assignment().required}}
+    exec(code[0], namespace)
+    namespace["run_experiment"]("relu", epochs=1, optimizer="SGD", lr=0.01, activation=nn.ReLU)
+    entry = json.loads((tmp_path / "MLP_pixels.experiments.json").read_text())["experiments"]["relu"]
+    assert len(entry["train_loss"]) == 1 and entry["parameters"] == 468874 and entry["seed"] == 0
