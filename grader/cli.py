@@ -332,7 +332,7 @@ def template(
     dest: Path = typer.Option(Path("."), "--dest", "-d", help="Folder to put the starter file in."),
     notebook: bool = typer.Option(False, "--notebook", help="A notebook instead of a .py file."),
     regenerate: bool = typer.Option(False, "--regenerate",
-                                    help="Authors: rewrite student_template/ from the references."),
+                                    help="Authors: rewrite each assignment's starter/ from its reference."),
 ) -> None:
     """Copy the starter file of an assignment (or regenerate all of them)."""
     from grader.assignment import load_assignment

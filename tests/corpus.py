@@ -77,17 +77,14 @@ def assert_loses_exactly(result, mutation: Mutation) -> None:
             assert check.message, check.name  # every lost point comes with a reason
 
 
-def grade_reference(tmp: Path, module: str, assignment: str | None = None):
-    """Grade a copy of the reference (public and hidden checks), timing it."""
-    import time
-
-    from grader.judge import grade
-
-    path = copy_reference(tmp, module)
-    started = time.monotonic()
-    result = grade(path, assignment or module, hidden=True)
-    result.timings["measured_s"] = time.monotonic() - started
-    return result
+def assert_reports_its_training(check, epochs: int, n_test: int) -> None:
+    """An accuracy check of the reference reports its learning curves (one point per epoch,
+    decreasing), an accuracy above its threshold and a confusion matrix of the scored images."""
+    curves = check.details["learning_curves"]
+    assert len(curves["train_loss"]) == len(curves["valid_loss"]) == epochs
+    assert curves["train_loss"][-1] < curves["train_loss"][0]
+    assert check.details["accuracy"]["value"] >= check.details["accuracy"]["high"]
+    assert sum(map(sum, check.details["confusion_matrix"])) == n_test
 
 
 def assert_full_marks(result) -> None:
@@ -109,16 +106,8 @@ def assert_checks_named_by_element(result, elements: set[str], bugs=()) -> None:
         assert mutation.loses | mutation.maybe <= names, mutation.name
 
 
-def assert_template_scores_zero(tmp: Path, assignment: str) -> None:
-    """The untouched starter folder: 0 points, one "not implemented yet" line per check."""
-    from grader.judge import grade
-
-    shutil.copytree(load_assignment(assignment).starter_dir, tmp / "start")
-    result = grade(tmp / "start", hidden=True)   # the assignment comes from the marker file
-    assert_starter_result(result, assignment)
-
-
 def assert_starter_result(result, assignment: str) -> None:
+    """The untouched starter: 0 points, one "not implemented yet" line per check."""
     assert result.assignment == assignment
     assert result.score == 0 and result.error is None
     for check in result.checks:

@@ -1,7 +1,7 @@
 """Child-side modules of the grader's own for the NumPy "DIY" framework (modules with forward /
 backward_delta / backward_update_gradient, ``_parameters`` and ``_gradient``).
 
-Imported *in the student process* (``student.lib("grader.recipes.numpy_modules.ProbeScale")``),
+Imported *in the student process* as ``practical`` (``api.recipe(student, "ProbeScale")``),
 where the submission can replace anything, this module included: nothing here produces a
 verdict. The checks call the student's own methods directly and compute the expected values
 in the judge (``assignments/diy/diy_checks.py``); the finite-difference and read-back helpers

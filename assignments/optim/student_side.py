@@ -1,6 +1,6 @@
 """Child-side helpers for the optimisation and regularisation practical (``optim``).
 
-Imported *in the student process* (``student.lib("grader.recipes.optim.optimizer_steps")``).
+Imported *in the student process* as ``practical`` (``api.recipe(student, "optimizer_steps")``).
 Each helper runs one of the student's functions or modules on values the judge sent, keeps
 the objects that must stay put between calls (parameters updated in place, a module's running
 statistics) on this side, and sends back what came out as data. Every comparison and every

@@ -1,6 +1,6 @@
 """Child-side helpers for the perceptron practical (functions on plain tensors).
 
-Imported *in the student process* (``student.lib("grader.recipes.perceptron.apply_update")``).
+Imported *in the student process* as ``practical`` (``api.recipe(student, "apply_update")``).
 They only run the student's functions and send back what came out, as data; every verdict is
 the judge's.
 """
