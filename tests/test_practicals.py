@@ -296,3 +296,29 @@ def test_export_ships_starter_and_public_checks_and_nothing_hidden(name):
         if n.endswith(".py"):
             text = (dest / "grader" / "_bundled" / "assignments" / name / n).read_text()
             assert text not in private_texts, n
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checks_import_only_the_api_and_their_folder(name):
+    """Check files, scenarios and calibration import the grader through ``grader.api`` only
+    (the corpus through ``grader.corpus``; the student side may use the engine's child-side
+    helpers, ``grader.recipes``): the engine behind the API can move."""
+    folder = BY_NAME[name].assignment.folder
+    allowed = {"grader.api"}
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder).parts
+        if parts[0] in ("reference", "starter") or (parts[0] == "corpus" and len(parts) > 2):
+            continue   # solutions, not checks
+        extra = ({"grader.corpus"} if parts[0] == "corpus"
+                 else {"grader.recipes"} if path.name == "student_side.py" else set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = ([f"grader.{a.name}" for a in node.names] if node.module == "grader"
+                           else [node.module])
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            else:
+                continue
+            for module in modules:
+                if module.split(".")[0] == "grader":
+                    assert module in allowed | extra, f"{path}:{node.lineno} imports {module}"
