@@ -281,7 +281,9 @@ def render_html(key: dict, declaration: ex.Declaration) -> str:
             activation=c["activation"], optimizer=c["optimizer"], lr=c["lr"],
             batch=c["batch_size"], epochs=entry["epochs"])
         # The SVG is drawn here from the reference's own numbers: safe to inline.
-        svg = ex.band_svg(entry["title"], entry["band"])
+        svg = ex.band_svg(_("{title}, {count} epochs").format(title=entry["title"],
+                                                             count=entry["epochs"]),
+                          entry["band"])
         svg = svg[svg.find("<svg"):]
         rows.append({"id": experiment_id, "title": entry["title"], "config": config,
                      "parameters": _span(r["parameters"], ","),

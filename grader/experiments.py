@@ -658,8 +658,10 @@ class _Checker:
         # Consistency with itself.
         argmin = min(range(n), key=entry["valid_loss"].__getitem__)
         total += 1
-        if entry["best_epoch"] in (None, argmin, argmin + 1) or \
-                entry["valid_loss"][entry["best_epoch"]] == entry["valid_loss"][argmin]:
+        best = entry["best_epoch"]
+        # 0-based (fit's convention) or 1-based (as printed); a tie with the minimum is fine too.
+        if best in (None, argmin, argmin + 1) or (
+                best < n and entry["valid_loss"][best] == entry["valid_loss"][argmin]):
             passed += 1
         else:
             problems.append(_("best_epoch {best} is not the epoch of the lowest valid loss "
@@ -971,7 +973,8 @@ def _figure(e: Experiment, entry: dict, band: dict) -> dict | None:
     import base64
 
     try:
-        svg = band_svg(e.title, band.get("band", {}), entry)
+        svg = band_svg(_("{title}, {count} epochs").format(title=e.title, count=e.epochs),
+                       band.get("band", {}), entry)
     except Exception:  # a figure that cannot be drawn is left out, never a grading error
         return None
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
@@ -1005,6 +1008,9 @@ def band_svg(title: str, band: dict, entry: dict | None = None, width: float = 6
             values = entry[curve]
             ax.plot(range(1, len(values) + 1), values, color=colour, marker="o", markersize=3,
                     label=_(CURVE_LABELS[curve][1]))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(_("epoch"))
     ax.set_ylabel(_("loss"))
@@ -1012,6 +1018,8 @@ def band_svg(title: str, band: dict, entry: dict | None = None, width: float = 6
     ax.legend(fontsize=7)
     fig.tight_layout()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
+    # Text as SVG text, not glyph outlines: half the size (a report holds one per experiment).
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     return buffer.getvalue()
