@@ -318,6 +318,16 @@ def grading_command(submission: Path, assignment: str, out: Path, notebook: Note
     return command
 
 
+def _copy_experiments(notebook: Notebook, submission: Path) -> None:
+    """The recorded experiments (``MLP_pixels.experiments.json``, written by grader.record next
+    to the notebook) go with the copy graded, so grader.check() checks them as grade check does."""
+    from grader.experiments import RESULTS_SUFFIX, find_results
+
+    found = find_results(notebook.path) if notebook.path is not None else None
+    if found is not None:
+        submission.with_name(submission.stem + RESULTS_SUFFIX).write_bytes(found.read_bytes())
+
+
 def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden: bool = False,
                    hidden_dir=None):
     """Grade ``notebook``'s content exactly as ``grade check`` would: (GradingResult, the
@@ -329,6 +339,7 @@ def grade_notebook(notebook: Notebook, spec, only: str | None = None, *, hidden:
         submission = folder / "submission" / _file_name(notebook.name)
         submission.parent.mkdir()
         submission.write_bytes(notebook.content)
+        _copy_experiments(notebook, submission)
         command = grading_command(submission, spec.name, folder, notebook, only=only,
                                   hidden=hidden, hidden_dir=hidden_dir)
         limit = spec.time_budget_s * 2 + 120
