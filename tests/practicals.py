@@ -9,12 +9,16 @@ traps of its layout (:func:`grader.assignment.layout_problems`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from grader.assignment import (Assignment, list_assignments, load_assignment, load_module_file)
 from grader.corpus import BUGS_FILE, Combined, Mutation, bug_groups
@@ -117,7 +121,19 @@ class Practical:
         return _RESULTS[cache_key]
 
     def reference_result(self):
-        return self.graded("reference", self.copy_reference)
+        """The reference's grading, every request to the student process recorded (see
+        :meth:`reference_requests`)."""
+        key = (str(self.assignment.folder), "reference")
+        if key not in _RESULTS:
+            with recording() as sent:
+                self.graded("reference", self.copy_reference)
+            _REQUESTS[key] = sent
+        return _RESULTS[key]
+
+    def reference_requests(self) -> "Requests":
+        """What the reference's grading sent to the student process."""
+        self.reference_result()
+        return _REQUESTS[(str(self.assignment.folder), "reference")]
 
     def starter_result(self):
         return self.graded("starter", self.copy_starter)
@@ -128,6 +144,74 @@ class Practical:
 
 
 _RESULTS: dict[tuple[str, str], object] = {}
+_REQUESTS: dict[tuple[str, str], "Requests"] = {}
+SIDES = (16, 28)   # the image sizes of the practicals' data: USPS, MNIST
+
+
+@dataclass
+class Requests:
+    """Images sent to the student process (one key per image, per image side), with labels
+    in the same request or without, and the label vectors sent."""
+    labelled: dict = field(default_factory=lambda: {side: set() for side in SIDES})
+    unlabelled: dict = field(default_factory=lambda: {side: set() for side in SIDES})
+    label_vectors: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def recording():
+    """Record every request the judge sends to a student process, while inside."""
+    from grader import student_process
+
+    sent = Requests()
+    original = student_process.StudentProcess._request
+
+    def spy(self, message, *, timeout, what):
+        tensors = list(tensors_in(message))
+        labels = [t for t in tensors if is_labels(t)]
+        for side in SIDES:
+            rows = set().union(*(image_rows(t, side) for t in tensors))
+            (sent.labelled if labels else sent.unlabelled)[side].update(rows)
+        sent.label_vectors.extend(labels)
+        return original(self, message, timeout=timeout, what=what)
+
+    student_process.StudentProcess._request = spy
+    try:
+        yield sent
+    finally:
+        student_process.StudentProcess._request = original
+
+
+def tensors_in(value):
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, np.ndarray) and value.dtype.kind in "fiu":  # NumPy practicals
+        yield torch.from_numpy(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from tensors_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from tensors_in(v)
+
+
+def is_labels(t: torch.Tensor) -> bool:
+    """Class indices [N], or one-hot rows [N, C] (the perceptron's targets)."""
+    if t.dtype == torch.int64 and t.dim() == 1:
+        return True
+    return (t.is_floating_point() and t.dim() == 2 and 2 <= t.shape[1] <= 10 and len(t) > 0
+            and bool(((t == 0) | (t == 1)).all()) and bool((t.sum(dim=1) == 1).all()))
+
+
+def image_rows(t: torch.Tensor, side: int) -> set[bytes]:
+    """The side x side images in a tensor ([N, 1, side, side] or [N, side²]), a key each."""
+    pixels = side * side
+    if (not t.is_floating_point() or t.numel() == 0 or t.numel() % pixels
+            or t.shape[-1] not in (side, pixels)):
+        return set()
+    rows = t.detach().to(torch.float32).reshape(-1, pixels)
+    return {r.numpy().tobytes() for r in rows}
+
+
 
 
 def practicals(root: Path | None = None) -> list[Practical]:

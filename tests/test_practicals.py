@@ -16,7 +16,6 @@ import ast
 import functools
 import os
 
-import numpy as np
 import pytest
 import torch
 
@@ -131,37 +130,6 @@ def test_corpus_names_existing_checks(name):
 # ------------------------------------------------------------------ no label reaches the child
 
 
-def tensors_in(value):
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, np.ndarray) and value.dtype.kind in "fiu":  # NumPy practicals
-        yield torch.from_numpy(value)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from tensors_in(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from tensors_in(v)
-
-
-def is_labels(t: torch.Tensor) -> bool:
-    """Class indices [N], or one-hot rows [N, C] (the perceptron's targets)."""
-    if t.dtype == torch.int64 and t.dim() == 1:
-        return True
-    return (t.is_floating_point() and t.dim() == 2 and 2 <= t.shape[1] <= 10 and len(t) > 0
-            and bool(((t == 0) | (t == 1)).all()) and bool((t.sum(dim=1) == 1).all()))
-
-
-def image_rows(t: torch.Tensor, side: int) -> set[bytes]:
-    """The side x side images in a tensor ([N, 1, side, side] or [N, side²]), a key each."""
-    pixels = side * side
-    if (not t.is_floating_point() or t.numel() == 0 or t.numel() % pixels
-            or t.shape[-1] not in (side, pixels)):
-        return set()
-    rows = t.detach().to(torch.float32).reshape(-1, pixels)
-    return {r.numpy().tobytes() for r in rows}
-
-
 def calibration_hook(practical):
     path = practical.assignment.folder / CALIBRATION_FILE
     return load_module_file(f"grader_calibration_{practical.name}", path) if path.is_file() else None
@@ -186,29 +154,13 @@ def scored_images(practical):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_scored_images_are_never_sent_with_labels(monkeypatch, tmp_path, name):
-    """Every request of a full grading of the reference is inspected: no image the accuracy
-    checks score is ever sent together with labels (the student process keeps its memory
-    between checks), nor the test label vector on its own."""
-    from grader import student_process
-    from grader.judge import grade
-
+def test_scored_images_are_never_sent_with_labels(name):
+    """Every request of the full grading of the reference (the shared one: it is recorded) is
+    inspected: no image the accuracy checks score is ever sent together with labels (the
+    student process keeps its memory between checks), nor the test label vector on its own."""
     practical = BY_NAME[name]
     scored = scored_images(practical)
-    labelled, unlabelled, label_vectors = set(), set(), []
-    side = scored[2] if scored else 28
-    original = student_process.StudentProcess._request
-
-    def spy(self, message, *, timeout, what):
-        tensors = list(tensors_in(message))
-        labels = [t for t in tensors if is_labels(t)]
-        rows = set().union(*(image_rows(t, side) for t in tensors))
-        (labelled if labels else unlabelled).update(rows)
-        label_vectors.extend(labels)
-        return original(self, message, timeout=timeout, what=what)
-
-    monkeypatch.setattr(student_process.StudentProcess, "_request", spy)
-    result = grade(practical.copy_reference(tmp_path), practical.assignment, hidden=True)
+    result = practical.reference_result()
     assert result.score == result.max_score
     if scored is None:  # nothing is scored on held-out images: then nothing trains either
         assert not any(c.trains for c in result.checks), (
@@ -216,7 +168,9 @@ def test_scored_images_are_never_sent_with_labels(monkeypatch, tmp_path, name):
             f"{practical.assignment.folder / CALIBRATION_FILE}")
         return
     images, test_labels, side = scored
-    scored_rows = image_rows(images, side)
+    sent = practical.reference_requests()
+    labelled, unlabelled = sent.labelled[side], sent.unlabelled[side]
+    scored_rows = practicals.image_rows(images, side)
     assert len(scored_rows) > 100
     assert len(labelled) >= 1000  # training images do go, with labels: that is how students train
     leaked = len(scored_rows & labelled)
@@ -226,7 +180,7 @@ def test_scored_images_are_never_sent_with_labels(monkeypatch, tmp_path, name):
         assert scored_rows <= unlabelled  # ...and they were really sent, without labels
     else:
         assert not scored_rows & unlabelled  # not even without their labels
-    for labels in label_vectors:  # nor does the test label vector travel on its own
+    for labels in sent.label_vectors:  # nor does the test label vector travel on its own
         assert not (labels.shape == test_labels.shape and torch.equal(labels, test_labels))
 
 
