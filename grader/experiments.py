@@ -614,11 +614,16 @@ def _check(name: str, points: float, fraction: float, message: str, details=None
 class _Checker:
     def __init__(self, assignment, declaration: Declaration, key: dict | None, results: dict,
                  results_file: Path, process, data_source: str, data_root):
-        self.assignment, self.declaration, self.key = assignment, declaration, key
+        self.assignment, self.declaration = assignment, declaration
         self.results, self.file, self.process = results, results_file, process
         self.data_source, self.data_root = data_source, data_root
         self.tolerance = declaration.tolerance
+        if key is not None:  # only experiments with runs: an interrupted key has empty ones
+            key = dict(key, experiments={i: v for i, v in key["experiments"].items()
+                                         if isinstance(v, dict) and "ranges" in v})
+            key = key if key["experiments"] else None
         quick = bool(key and key.get("profile") == "quick")
+        self.key = key
         self.experiments = [e for e in declaration.profile(quick)
                             if key is None or e.id in key["experiments"]]
         self.note = "" if key else _("experiments checked without an answer key (grade "
@@ -627,10 +632,23 @@ class _Checker:
         self._splits = None
 
     def run(self) -> list:
-        checks = [self.experiment_check(e) for e in self.experiments]
-        checks += [self.question_check(q)
+        checks = [self._guarded(self.experiment_check, e, f"experiment {e.id}")
+                  for e in self.experiments]
+        checks += [self._guarded(self.question_check, q, f"conclusion {q.id}")
                    for q in self.declaration.questions_for(e.id for e in self.experiments)]
         return checks
+
+    def _guarded(self, check, item, name: str):
+        """One check; a grader bug in it fails that check with a message for the instructor,
+        never the whole grading (as a broken pytest check does)."""
+        try:
+            return check(item)
+        except Exception as error:  # noqa: BLE001 — reported, not swallowed
+            result = _check(name, item.points, 0.0, _(
+                "the check itself failed ({error}); this is a grader problem, not your code's — "
+                "tell your instructor").format(error=f"{type(error).__name__}: {error}"[:300]))
+            result.grader_error = True
+            return result
 
     # ------------------------------------------------------------ one experiment
 

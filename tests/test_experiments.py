@@ -313,3 +313,15 @@ def test_grader_check_in_a_notebook_grades_the_recorded_experiments_too(tmp_path
     _copy_experiments(Notebook(b"{}", "Untitled.ipynb", None, "Colab", live=True),
                       copy_dir / "Untitled.ipynb")   # no file on disk: nothing to copy
     assert ex.find_results(copy_dir / "Untitled.ipynb") is None
+
+
+def test_a_grader_bug_fails_only_its_own_check(own, key, tmp_path, monkeypatch):
+    def broken(self, entry, band):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(ex._Checker, "_ranges", broken)
+    checks = graded(own, tmp_path, None)   # no student process: nothing is replayed
+    experiments = [c for name, c in checks.items() if name.startswith("experiment ")]
+    assert len(experiments) == 4 and all(c.grader_error and c.score == 0 for c in experiments)
+    assert "the check itself failed (ZeroDivisionError: division by zero)" in experiments[0].message
+    assert all(c.passed for name, c in checks.items() if name.startswith("conclusion "))
