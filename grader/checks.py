@@ -215,12 +215,12 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
                        h: float = FD_STEP) -> np.ndarray:
-    """Central differences of a scalar function of ``x``: each entry of ``x`` is perturbed in
-    place by ±h (so ``f`` may also read ``x`` from elsewhere, a module's own parameter array)
-    and restored."""
-    grad = np.zeros(np.shape(x), dtype=np.float64)
+    """Central differences of a scalar function of ``x`` (a NumPy array or a torch tensor):
+    each entry of ``x`` is perturbed in place by ±h (so ``f`` may also read ``x`` from
+    elsewhere, a module's own parameter array) and restored."""
+    grad = np.zeros(tuple(np.shape(x)), dtype=np.float64)
     for i in np.ndindex(*np.shape(x)):
-        old = x[i]
+        old = x[i].item()   # a number: an entry of a torch tensor would be a view of it
         x[i] = old + h
         plus = f(x)
         x[i] = old - h
