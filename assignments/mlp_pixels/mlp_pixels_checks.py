@@ -10,11 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader.api import models as mc
-from grader.api import as_number, check_close, check_count
-from grader.api import CheckFailure
-from grader.api import call
-from grader.api import describe_value
+from grader.api import (as_number, call, check_close, check_count, CheckFailure, describe_value,
+                        models as mc)
 
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
 

@@ -13,12 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader.api import models as mc
-from grader.api import (check_close, check_parameter_count, check_parameter_layout,
-                           check_shape)
-from grader.api import CheckFailure, NotImplementedYet, StudentError
+from grader.api import (check_close, check_parameter_count, check_parameter_layout, check_shape,
+                        CheckFailure, describe_value, models as mc, NotImplementedYet,
+                        StudentError)
 from grader import api
-from grader.api import describe_value
 
 # LeNet-5 on 28×28 images without padding: 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4.
 LENET_SHAPES = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 256), (120,), (84, 120), (84,),

@@ -18,11 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader.api import models as mc
-from grader.api import as_number, as_tensor, check_close, check_shape
-from grader.api import CheckFailure, NotImplementedYet, StudentError
-from grader.api import call, recipe
-from grader.api import describe_value
+from grader.api import (as_number, as_tensor, call, check_close, check_shape, CheckFailure,
+                        describe_value, models as mc, NotImplementedYet, recipe, StudentError)
 
 # Tolerances of the comparisons with torch (float32 values; a valid solution that orders its
 # operations differently stays within ~1e-6 of torch here).

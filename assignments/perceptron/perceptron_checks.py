@@ -17,18 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from grader.api import (
-    as_number,
-    as_tensor,
-    check_close,
-    check_finite,
-    check_number,
-    check_shape,
-)
-from grader.api import models as mc
-from grader.api import CheckFailure
-from grader.api import call, recipe
-from grader.api import describe_value
+from grader.api import (as_number, as_tensor, call, check_close, check_finite, check_number,
+                        check_shape, CheckFailure, describe_value, models as mc, recipe)
 
 RANGE = 0.001  # init_params draws uniformly from [-RANGE, RANGE]
 

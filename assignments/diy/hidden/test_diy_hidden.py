@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.api import check_close, check_finite
-from grader.api import CheckFailure
+from grader.api import check_close, check_finite, CheckFailure
 
 import diy_checks as checks
 import diy_hidden_checks as hidden_checks

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.api import check_close, check_finite
-from grader.api import CheckFailure
+from grader.api import check_close, check_finite, CheckFailure
 
 import diy_checks as checks
 from diy_checks import away_from_zero, distinct, randn

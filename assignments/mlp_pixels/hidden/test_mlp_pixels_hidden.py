@@ -8,9 +8,7 @@ optimizer names, a first epoch that is the best one, another seed for the accura
 import pytest
 from torch import nn
 
-from grader.api import models as mc
-from grader.api import check_int
-from grader.api import CheckFailure, NotImplementedYet, StudentError
+from grader.api import check_int, CheckFailure, models as mc, NotImplementedYet, StudentError
 
 import mlp_pixels_checks as checks
 

@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from grader.api import models as mc
-from grader.api import (check_close, check_int, check_parameter_count,
-                           check_shape)
-from grader.api import CheckFailure
+from grader.api import (check_close, check_int, check_parameter_count, check_shape, CheckFailure,
+                        models as mc)
 
 import mlp_pixels_checks as checks
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from grader.api import models as mc
-from grader.api import (check_close, check_parameter_count, check_parameter_layout,
-                           check_shape)
-from grader.api import CheckFailure, NotImplementedYet, StudentError
+from grader.api import (check_close, check_parameter_count, check_parameter_layout, check_shape,
+                        CheckFailure, describe_value, models as mc, NotImplementedYet,
+                        StudentError)
 from grader import api
-from grader.api import describe_value
 
 from networks_checks import (as_bool)
 

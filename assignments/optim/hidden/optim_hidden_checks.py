@@ -8,11 +8,8 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from grader.api import models as mc
-from grader.api import as_number, as_tensor, check_close, check_shape
-from grader.api import CheckFailure, NotImplementedYet, StudentError
-from grader.api import recipe
-from grader.api import describe_value
+from grader.api import (as_number, as_tensor, check_close, check_shape, CheckFailure,
+                        describe_value, models as mc, NotImplementedYet, recipe, StudentError)
 
 from optim_checks import (IN_PLACE_HINT, MODEL, _describe_kwargs, call, compare_trajectories)
 
