@@ -602,13 +602,26 @@ def grade_experiments(assignment, process, submission_file: Path | None, *,
     return Graded(checks=checker.run(), note=checker.note)
 
 
+# What each kind of check verifies, shown under its name in the reports.
+DESCRIPTIONS = {
+    "experiment": N_("The results you recorded for this experiment: consistent with themselves "
+                     "(best epoch, test accuracy), within the reference's range over seeds, and "
+                     "— for one or two experiments drawn at random — replayed with your code and "
+                     "seed."),
+    "conclusion": N_("Your conclusion to the handout's question, against your own recorded "
+                     "numbers and the reference's."),
+}
+
+
 def _check(name: str, points: float, fraction: float, message: str, details=None):
     from grader.results import FAILED, PASSED, CheckResult
 
     fraction = min(1.0, max(0.0, fraction))
+    kind = name.split()[0]
     return CheckResult(name=name, score=round(points * fraction, 4), max_score=points,
                        status=PASSED if fraction >= 1 - 1e-9 else FAILED, message=message,
-                       description="", details=details or {})
+                       description=_(DESCRIPTIONS[kind]) if kind in DESCRIPTIONS else "",
+                       details=details or {})
 
 
 class _Checker:
