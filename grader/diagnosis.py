@@ -119,6 +119,15 @@ class DiagnosedFailure(CheckFailure):
         self.mistake = mistake
 
 
+def key_of(failure: BaseException | None) -> str:
+    """The known mistake a failed check named: a :class:`DiagnosedFailure`'s, or that of the
+    hint of a student exception (:class:`grader.mistakes.Hint`); "" when none."""
+    mistake = getattr(failure, "mistake", None)
+    if isinstance(mistake, Mistake):
+        return mistake.key
+    return getattr(getattr(failure, "hint", None), "key", "") or ""
+
+
 # ----------------------------------------------------------------------------- matching
 
 def same(actual: Any, wrong: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

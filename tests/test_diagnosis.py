@@ -173,3 +173,15 @@ def test_exception_hints_name_their_mistake():
 
 def test_declared_mistakes_are_known_by_their_key():
     assert FIRST_BATCH.explanation in diagnosis.KNOWN["return_inside_loop"]
+
+
+def test_the_key_of_a_failure_names_its_mistake_or_its_hints():
+    from grader import mistakes
+    from grader.failures import StudentError
+
+    assert diagnosis.key_of(FIRST_BATCH.failure("n: expected 1, got 2")) == "return_inside_loop"
+    hint = mistakes.explain("RuntimeError", "mat1 and mat2 shapes cannot be multiplied "
+                            "(112x28 and 784x10)")
+    assert diagnosis.key_of(StudentError("MLP()(x)", "RuntimeError", "m", [], hint)) == (
+        "images_not_flattened")
+    assert diagnosis.key_of(CheckFailure("plain")) == "" and diagnosis.key_of(None) == ""
