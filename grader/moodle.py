@@ -255,7 +255,8 @@ def fill_worksheet(results_dir: Path, worksheet: Path, out: Path) -> RoundTrip:
         seen.add(pid)
         fraction = student.final_fraction
         if fraction is None:
-            report.not_graded.append(f"{who}: {student.result.error or _('no checks')}")
+            reason = student.result.error or _("no checks")
+            report.not_graded.append(f"{who}: {reason}")
             continue
         maximum = _number(row[max_col]) if max_col is not None else None
         if maximum is None:

@@ -450,7 +450,8 @@ def render_html(result, notebook: Notebook, only: str | None = None) -> str:
     if notebook.note:
         parts.append(f'<p class="dl-grader-note" role="note" style="{_STYLE["note"]}">'
                      f'{e(notebook.note)}</p>')
-    parts.append(f'<div style="font-size:16px"><b>{e(_(result.title))}</b>{scope}</div>')
+    title = _(result.title)  # a msgid from assignment.toml (babel.cfg)
+    parts.append(f'<div style="font-size:16px"><b>{e(title)}</b>{scope}</div>')
     parts.append(f'<div><span class="dl-grader-score" style="font-size:22px;font-weight:600">'
                  f'{score}</span> &nbsp; {e(result.summary_line())}</div>')
     if result.error:

@@ -207,7 +207,8 @@ class GradingResult:
                 "visibility": "after_published" if check.visibility == HIDDEN else "visible",
             })
         # What the text output says below its table, said here too: Gradescope shows only this.
-        lines = [f"{_(self.title)}: {self.score:g} / {self.max_score:g}", self.summary_line(),
+        title = _(self.title)  # a msgid from assignment.toml (babel.cfg)
+        lines = [f"{title}: {self.score:g} / {self.max_score:g}", self.summary_line(),
                  self.skipped_summary(),
                  *(_("while loading: {error}").format(error=e) for e in self.load_errors),
                  *self.notes,

@@ -231,7 +231,8 @@ def _pair_page(pair: Pair) -> str:
             checks=", ".join(pair.same_wrong))) + "</p>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p>{html.escape(_('Marked: regions found in both (the starter code excluded). A flag to look at, not a verdict.'))}</p>"
+            "<p>" + html.escape(_("Marked: regions found in both (the starter code excluded). A "
+                                  "flag to look at, not a verdict.")) + "</p>"
             f"{wrong}<div class='code'><pre><b>{html.escape(pair.a.name)}</b>\n"
             f"{_marked(pair.a.code, _as_pairs(slices_a))}</pre><pre><b>"
             f"{html.escape(pair.b.name)}</b>\n{_marked(pair.b.code, _as_pairs(slices_b))}</pre>"
@@ -270,8 +271,8 @@ def write_reports(results_dir: Path, pairs: list[Pair]) -> dict:
     write_atomically(results_dir / "similarity.csv", buffer.getvalue())
     rows = []
     for rank, p in enumerate(pairs[:200], start=1):
-        link = (f"<a href='{html.escape(p.page)}'>{html.escape(_('side by side'))}</a>"
-                if p.page else "")
+        side_by_side = html.escape(_("side by side"))
+        link = f"<a href='{html.escape(p.page)}'>{side_by_side}</a>" if p.page else ""
         rows.append(f"<tr class='{'flag' if p.flagged else ''}'><td class='num'>{rank}</td>"
                     f"<td>{html.escape(p.a.name)}</td><td>{html.escape(p.b.name)}</td>"
                     f"<td class='num'>{p.code:.0%}</td><td class='num'>{len(p.same_wrong)}"
