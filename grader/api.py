@@ -42,8 +42,12 @@ from grader.checks import (FD_THRESHOLD, accuracy, as_number, as_tensor, check_c
                            check_count, check_finite, check_gradient, check_int, check_number,
                            check_parameter_count, check_parameter_layout, check_shape,
                            confusion_matrix, linear_credit, numerical_gradient, relative_error)
+from grader.diagnosis import (FIRST_LOOP, RETURN_IN_LOOP, Candidate, DiagnosedFailure,
+                               Mistake, matching, mistake, recognising, same)
+from grader.diagnosis import message as mistake_message
 from grader.failures import (CheckFailure, MissingName, NotImplementedYet, StudentCrashed,
                              StudentError, StudentTimeout)
+from grader.i18n import N_
 from grader.model_checks import call, recipe
 from grader.numpy_checks import (FORWARD_ATOL, FORWARD_RTOL, MISSING, Layout, Op, Reading,
                                  as_array, canonical_parameters, check_array, describe_layout,
@@ -68,4 +72,6 @@ __all__ = [
     "float64_note", "forward_matches", "gradient_matches_parameters", "label", "layouts",
     "matching_readings", "readings", "t", "Remote", "StudentModule",
     "describe_value",
+    "FIRST_LOOP", "RETURN_IN_LOOP", "Candidate", "DiagnosedFailure", "Mistake", "matching",
+    "mistake", "mistake_message", "recognising", "same", "N_",
 ]

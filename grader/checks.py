@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from grader import diagnosis
 from grader.failures import CheckFailure
 from grader.wire import describe_value
 
@@ -61,9 +62,17 @@ def check_finite(value: Any, what: str) -> torch.Tensor:
 
 
 def check_close(actual: Any, expected: Any, what: str, *, rtol: float | None = None,
-                atol: float | None = None, expected_label: str = "expected") -> None:
+                atol: float | None = None, expected_label: str = "expected",
+                known_mistakes: Sequence[diagnosis.Candidate] = ()) -> None:
     """Fail unless ``actual`` has ``expected``'s shape and every element is within
-    ``atol + rtol·|expected|`` of it. NaN only matches NaN where ``expected`` has one."""
+    ``atol + rtol·|expected|`` of it. NaN only matches NaN where ``expected`` has one.
+    ``known_mistakes``: what the check recognises when it fails (see :mod:`grader.diagnosis`);
+    a match, with the same tolerance, names the mistake."""
+    if known_mistakes:
+        with diagnosis.recognising(actual, known_mistakes, diagnosis.passes(
+                lambda wrong: check_close(actual, wrong, what, rtol=rtol, atol=atol))):
+            return check_close(actual, expected, what, rtol=rtol, atol=atol,
+                               expected_label=expected_label)
     a = as_tensor(actual, what)
     e = as_tensor(expected, what)
     if tuple(a.shape) != tuple(e.shape):
@@ -102,8 +111,13 @@ def check_close(actual: Any, expected: Any, what: str, *, rtol: float | None = N
     raise CheckFailure("\n".join(lines))
 
 
-def check_int(value: Any, expected: int, what: str) -> None:
+def check_int(value: Any, expected: int, what: str, *,
+              known_mistakes: Sequence[diagnosis.Candidate] = ()) -> None:
     """A plain Python int equal to ``expected`` (not a tensor, not a float)."""
+    if known_mistakes:
+        with diagnosis.recognising(value, known_mistakes, diagnosis.passes(
+                lambda wrong: check_int(value, wrong, what))):
+            return check_int(value, expected, what)
     if isinstance(value, bool) or not isinstance(value, int):
         raise CheckFailure(f"{what}: expected a plain int ({expected:,}), got {describe_value(value)}"
                            + (" — use .item() to turn a one-element tensor into a number"
@@ -113,9 +127,14 @@ def check_int(value: Any, expected: int, what: str) -> None:
                            f"(off by {value - expected:+,})")
 
 
-def check_count(value: Any, expected: int, what: str) -> int:
+def check_count(value: Any, expected: int, what: str, *,
+                known_mistakes: Sequence[diagnosis.Candidate] = ()) -> int:
     """A count equal to ``expected``, in any numeric type holding an integral value: ``12``,
     ``12.0`` (counting in a float, ``acc = 0.``), a one-element tensor or array."""
+    if known_mistakes:
+        with diagnosis.recognising(value, known_mistakes, diagnosis.passes(
+                lambda wrong: check_count(value, wrong, what))):
+            return check_count(value, expected, what)
     number = as_number(value, what)
     if number != number or number in (float("inf"), float("-inf")) or number != int(number):
         raise CheckFailure(f"{what}: expected a count ({expected:,}), got {describe_value(value)}"
@@ -144,8 +163,13 @@ def as_number(value: Any, what: str) -> float:
 
 
 def check_number(value: Any, expected: float, what: str, *, rtol: float = 1e-5,
-                 atol: float = 1e-8) -> float:
+                 atol: float = 1e-8,
+                 known_mistakes: Sequence[diagnosis.Candidate] = ()) -> float:
     """A real number (Python or one-element tensor) close to ``expected``."""
+    if known_mistakes:
+        with diagnosis.recognising(value, known_mistakes, diagnosis.passes(
+                lambda wrong: check_number(value, wrong, what, rtol=rtol, atol=atol))):
+            return check_number(value, expected, what, rtol=rtol, atol=atol)
     value = as_number(value, what)
     if not abs(value - expected) <= atol + rtol * abs(expected):
         raise CheckFailure(f"{what}: expected {expected:.6g}, got {value:.6g} "
@@ -164,9 +188,16 @@ def check_parameter_layout(layout: list[dict], expected_shapes: Sequence[Sequenc
 
 
 def check_parameter_count(layout: list[dict], expected: int, what: str, *,
-                          trainable_only: bool = True) -> int:
+                          trainable_only: bool = True,
+                          known_mistakes: Sequence[diagnosis.Candidate] = ()) -> int:
     """Count parameters from the tensors the child described — not from the student's own
     count — and compare."""
+    if known_mistakes:
+        with diagnosis.recognising(layout, known_mistakes, diagnosis.passes(
+                lambda wrong: check_parameter_count(layout, wrong, what,
+                                                    trainable_only=trainable_only))):
+            return check_parameter_count(layout, expected, what,
+                                         trainable_only=trainable_only)
     total = sum(int(np.prod(p["shape"])) for p in layout
                 if p.get("requires_grad", True) or not trainable_only)
     if total != expected:

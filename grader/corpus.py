@@ -36,6 +36,7 @@ class Mutation:
     loses: frozenset[str] = field(default_factory=frozenset)  # checks that must lose points
     maybe: frozenset[str] = field(default_factory=frozenset)  # may lose some (accuracy near
     #                                                           the threshold), same element
+    diagnosis: str = ""   # the known mistake (grader.diagnosis) a lost check must name
 
     def apply(self, text: str) -> str:
         count = text.count(self.old)
@@ -43,8 +44,41 @@ class Mutation:
         return text.replace(self.old, self.new)
 
 
-def bug(name: str, old: str, new: str, *loses: str, maybe: tuple[str, ...] = ()) -> Mutation:
-    return Mutation(name, old, new, frozenset(loses), frozenset(maybe))
+def bug(name: str, old: str, new: str, *loses: str, maybe: tuple[str, ...] = (),
+        diagnosis: str = "") -> Mutation:
+    return Mutation(name, old, new, frozenset(loses), frozenset(maybe), diagnosis)
+
+
+def diagnosis_problems(result, mutation: Mutation) -> list[str]:
+    """A bug whose mistake is in its practical's catalogue must be named by it: at least one
+    check it loses carries that diagnosis, and its message states the mistake."""
+    if not mutation.diagnosis:
+        return []
+    from grader import diagnosis
+    from grader.i18n import _
+
+    lost = [c for c in result.checks
+            if c.name in mutation.loses | mutation.maybe and c.score < c.max_score - 1e-9]
+    named = [c for c in lost if c.details.get("diagnosis") == mutation.diagnosis]
+    if not named:
+        return [f"{mutation.name}: no check names the mistake {mutation.diagnosis!r}: "
+                f"{ {c.name: (c.details.get('diagnosis'), c.message) for c in lost} }"]
+    # A catalogued mistake states its explanation; an exception's hint (grader.mistakes) is
+    # its own text, recorded by key only.
+    explanations = [_(text) for text in
+                    diagnosis.KNOWN.get(mutation.diagnosis, ())]
+    if explanations and not any(text.split("{element}")[-1] in c.message for c in named
+                                for text in explanations):
+        return [f"{mutation.name}: the diagnosis {mutation.diagnosis!r} is not stated in "
+                f"{[c.message for c in named]}"]
+    return []
+
+
+def diagnosed_share(bugs: list[Mutation]) -> tuple[int, int]:
+    """(bugs that get a named diagnosis, bugs that lose points): valid conventions that lose
+    nothing do not count."""
+    losing = [m for m in bugs if m.loses]
+    return sum(1 for m in losing if m.diagnosis), len(losing)
 
 
 class Combined:

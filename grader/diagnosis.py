@@ -221,8 +221,10 @@ def message(mistake: Mistake, detail: str = "") -> str:
     """What the code most likely does (with the check's own first line, the numbers), the line
     to look at when the submission's source says where, and the fix."""
     first = detail.strip().splitlines()[0].strip() if detail.strip() else ""
-    lines = [_("{explanation} ({detail})").format(explanation=_(mistake.explanation), detail=first)
-             if first else _(mistake.explanation)]
+    # "{element}" in an explanation shared by several elements (a loop's loss mistakes)
+    explanation = _(mistake.explanation).replace("{element}", mistake.element.split(".")[0])
+    lines = [_("{explanation} ({detail})").format(explanation=explanation, detail=first)
+             if first else explanation]
     where = locate(mistake)
     if where is not None:
         place, code = where

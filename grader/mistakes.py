@@ -58,7 +58,13 @@ class Hint(str):
         return hint
 
 
+# The keys of the mistakes recognised from exceptions (the corpus may expect them).
+HINT_KEYS = frozenset({"loss_arguments_swapped", "integer_tensor", "labels_taken_as_one_hot",
+                       "images_not_flattened", "one_hot_target", "float_target"})
+
+
 def _named(key: str, text: str) -> str:
+    assert key in HINT_KEYS, key
     return Hint(text, key) if text else text
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from grader import data as datasets
+from grader import diagnosis
 from grader.assignment import Assignment
 from grader.failures import CheckFailure, SubmissionNotLoadable
 from grader.results import FAILED, HIDDEN, PASSED, PUBLIC, CheckResult
@@ -134,6 +135,8 @@ class GradingContext:
 class GradingPlugin:
     def __init__(self, context: GradingContext):
         self.context = context
+        # The line a known mistake points at is read from the submission's source, statically.
+        diagnosis.use_submission(context.process.source if context.process is not None else None)
         self.results: list[CheckResult] = []
         self.collection_errors: list[str] = []
         self.process: StudentProcess | None = None
@@ -293,6 +296,9 @@ class GradingPlugin:
             score = item.funcargs.get("score") if hasattr(item, "funcargs") else None
             if score is not None:
                 result.details = score.details
+            mistake = diagnosis.key_of(call.excinfo.value if call.excinfo else None)
+            if mistake:
+                result.details = {**result.details, "diagnosis": mistake}
         elif report.skipped:
             result.status = FAILED
             result.message = f"not run: {skip_reason(report)}"

@@ -185,3 +185,50 @@ def test_the_key_of_a_failure_names_its_mistake_or_its_hints():
     assert diagnosis.key_of(StudentError("MLP()(x)", "RuntimeError", "m", [], hint)) == (
         "images_not_flattened")
     assert diagnosis.key_of(CheckFailure("plain")) == "" and diagnosis.key_of(None) == ""
+
+
+# ----------------------------------------------------------------- the check helpers' argument
+
+def test_check_helpers_name_a_known_mistake_with_their_own_tolerance():
+    from grader.checks import check_close, check_count, check_int, check_number
+
+    expected = torch.tensor([0.1, 0.2, 0.7])
+    softmaxed = torch.softmax(expected, dim=0)
+    with pytest.raises(DiagnosedFailure) as failure:
+        check_close(softmaxed + 1e-7, expected, "output", rtol=1e-4, atol=1e-5,
+                    known_mistakes=[FIRST_BATCH.gives(lambda: torch.softmax(expected, dim=0))])
+    assert failure.value.mistake is FIRST_BATCH and "output: 3 of 3 values differ" in str(failure.value)
+    # outside the check's tolerance of the mistaken answer: the precise message
+    with pytest.raises(CheckFailure) as failure:
+        check_close(softmaxed + 1e-2, expected, "output", rtol=1e-4, atol=1e-5,
+                    known_mistakes=[FIRST_BATCH.gives(softmaxed)])
+    assert not isinstance(failure.value, DiagnosedFailure)
+    with pytest.raises(DiagnosedFailure):
+        check_count(5.0, 12, "n_correct", known_mistakes=[FIRST_BATCH.gives(5)])
+    with pytest.raises(DiagnosedFailure):
+        check_int(5, 12, "n", known_mistakes=[FIRST_BATCH.gives(5)])
+    with pytest.raises(DiagnosedFailure):
+        check_number(0.5, 0.25, "accuracy", known_mistakes=[FIRST_BATCH.gives(0.5)])
+    check_count(12, 12, "n_correct", known_mistakes=[FIRST_BATCH.gives(5)])  # passes as before
+
+
+def test_loop_helpers_name_the_last_batch_loss_and_the_mistaken_weights():
+    from torch import nn
+
+    from grader import model_checks as mc
+
+    last = Mistake("last_batch_loss", "{element} returns the loss of the last batch",
+                   "return the mean", element="train_loop")
+    with pytest.raises(DiagnosedFailure) as failure:
+        mc.mean_loss_matches(2.32204, 2.31543, 2.31543, "train_loop's return value",
+                             known_mistakes=[last.gives(lambda: [2.31, 2.3, 2.32204][-1])])
+    assert str(failure.value).startswith("train_loop returns the loss of the last batch "
+                                         "(train_loop's return value: returned 2.32204")
+    model = nn.Linear(2, 1)
+    wrong = [p.detach() + 1 for p in model.parameters()]
+    with pytest.raises(DiagnosedFailure):
+        mc.compare_parameters(wrong, model, "weights", known_mistakes=[last.gives(wrong)])
+    with pytest.raises(CheckFailure) as failure:
+        mc.compare_parameters(wrong, model, "weights", known_mistakes=[last.gives(
+            [p.detach() for p in model.parameters()])])
+    assert not isinstance(failure.value, DiagnosedFailure)

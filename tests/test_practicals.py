@@ -23,7 +23,7 @@ import practicals
 from corpus import (assert_checks_named_by_element, assert_full_marks, assert_loses_exactly,
                     assert_starter_result, losing)
 from grader.assignment import CALIBRATION_FILE, PRIVATE, load_module_file
-from grader.corpus import Combined, element_of
+from grader.corpus import Combined, diagnosis_problems, element_of
 from grader.layout import layout_problems
 
 PRACTICALS = practicals.practicals()   # $GRADER_ASSIGNMENTS, else the repository's
@@ -93,6 +93,7 @@ def test_bug_loses_points_exactly_on_its_checks(tmp_path, name, submission):
                             f"{ {n: messages[n] for n in others} }")
         problems += [f"{n}: lost points without a message" for n in lost if not messages[n]]
     for mutation in mutations:
+        problems += diagnosis_problems(result, mutation)
         for check, words in practical.messages.get(mutation.name, []):
             missing = [w for w in words if w not in messages.get(check, "")]
             if missing:
