@@ -4,7 +4,7 @@ the perceptron computes its gradient by hand).
 Declared per practical in ``assignment.toml``, one ``[[rules]]`` table each::
 
     [[rules]]
-    check = "diy NumPy only"      # the check's name (scope "all"); with scope "each":
+    check = "Module NumPy only"   # the check's name, an element first (scope "all"); "each":
                                   # "<element> <check>" for each element
     scope = "all"                 # "all": one check; "each": one check per element
     elements = "*"                # "*": all the graded code; or ["update", "forward"]
@@ -31,6 +31,7 @@ stub (``raise NotImplementedError``, ``pass``): the starter scores 0.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import fnmatch
 import sys
 from dataclasses import dataclass, field
@@ -485,6 +486,9 @@ def rule_checks(assignment, source, plan, records: list[dict] | None = None,
         except SyntaxError:
             tree = None
     for rule in rules:
+        # The rule's own words, in the catalogue when the course translated them.
+        rule = dataclasses.replace(rule, message=_(rule.message) if rule.message else "",
+                                   description=_(rule.description) if rule.description else "")
         description = rule.description or _("The graded code follows the practical's rule: "
                                             "{message}").format(message=rule.message)
         if tree is None:
@@ -494,8 +498,8 @@ def rule_checks(assignment, source, plan, records: list[dict] | None = None,
                                    "could not be read"), PUBLIC, description) for n in names]
             continue
         for scope in _scopes(rule, tree, plan, given):
-            if only is not None and only not in scope.elements:
-                continue
+            if only is not None and scope.name.split()[0] != only:
+                continue  # `--only X`: the checks named after X, as for the others
             check = CheckResult(scope.name, 0.0, rule.points, FAILED, "", PUBLIC, description)
             try:
                 found = static_violations(rule, tree, plan, scope)
@@ -509,7 +513,8 @@ def rule_checks(assignment, source, plan, records: list[dict] | None = None,
             if found:
                 check.message = _message(found, source, rule)
             elif not scope.written:
-                check.message = _("not judged yet: {elements} still to be written").format(
+                check.message = _("not judged: the code this rule is about is not implemented "
+                                  "yet ({elements}: still as the starter gives them)").format(
                     elements=", ".join(scope.elements[:4]) + ("..." if len(scope.elements) > 4
                                                               else ""))
             else:
