@@ -47,7 +47,7 @@ from grader.diagnosis import (FIRST_LOOP, RETURN_IN_LOOP, Candidate, DiagnosedFa
 from grader.diagnosis import message as mistake_message
 from grader.failures import (CheckFailure, MissingName, NotImplementedYet, StudentCrashed,
                              StudentError, StudentTimeout)
-from grader.i18n import N_
+from grader.i18n import N_, _, gettext, ngettext
 from grader.model_checks import call, recipe
 from grader.numpy_checks import (FORWARD_ATOL, FORWARD_RTOL, MISSING, Layout, Op, Reading,
                                  as_array, canonical_parameters, check_array, describe_layout,
@@ -74,4 +74,5 @@ __all__ = [
     "describe_value",
     "FIRST_LOOP", "RETURN_IN_LOOP", "Candidate", "DiagnosedFailure", "Mistake", "matching",
     "mistake", "mistake_message", "recognising", "same", "N_",
+    "_", "gettext", "ngettext",  # messages in the student's language (grader.i18n)
 ]

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from grader.i18n import _
 from grader import diagnosis
 from grader.failures import CheckFailure
 from grader.wire import describe_value
@@ -41,13 +42,15 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, (list, tuple)) and value and all(
             isinstance(v, (int, float, bool)) for v in np.ravel(np.asarray(value, dtype=object))):
         return torch.as_tensor(np.asarray(value, dtype=np.float64))
-    raise CheckFailure(f"{what}: expected a tensor, got {describe_value(value)}")
+    raise CheckFailure(_("{what}: expected a tensor, got {describe_value}").format(
+                           what=what, describe_value=describe_value(value)))
 
 
 def check_shape(value: Any, expected: Sequence[int], what: str) -> torch.Tensor:
     tensor = as_tensor(value, what)
     if tuple(tensor.shape) != tuple(expected):
-        raise CheckFailure(f"{what}: expected shape {list(expected)}, got {list(tensor.shape)}")
+        raise CheckFailure(_("{what}: expected shape {expected}, got {shape}").format(
+                               what=what, expected=list(expected), shape=list(tensor.shape)))
     return tensor
 
 
@@ -56,8 +59,10 @@ def check_finite(value: Any, what: str) -> torch.Tensor:
     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
         bad = (~torch.isfinite(tensor)).sum().item()
         index = _index(torch.nonzero(~torch.isfinite(tensor))[0], tensor.shape)
-        raise CheckFailure(f"{what}: {bad} of {tensor.numel()} values are NaN or infinite "
-                           f"(first at index {index}: {tensor.reshape(-1)[_flat(index, tensor.shape)].item()})")
+        raise CheckFailure(_("{what}: {bad} of {numel} values are NaN or infinite (first at "
+                             "index {index}: {reshape})").format(
+                               what=what, bad=bad, numel=tensor.numel(), index=index,
+                               reshape=tensor.reshape(-1)[_flat(index, tensor.shape)].item()))
     return tensor
 
 
@@ -76,7 +81,9 @@ def check_close(actual: Any, expected: Any, what: str, *, rtol: float | None = N
     a = as_tensor(actual, what)
     e = as_tensor(expected, what)
     if tuple(a.shape) != tuple(e.shape):
-        raise CheckFailure(f"{what}: shape {list(a.shape)}, {expected_label} {list(e.shape)}")
+        raise CheckFailure(_("{what}: shape {shape}, {expected_label} {shape2}").format(
+                               what=what, shape=list(a.shape), expected_label=expected_label,
+                               shape2=list(e.shape)))
     dtype = e.dtype if e.is_floating_point() else torch.float64
     default_rtol, default_atol = DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
     rtol = default_rtol if rtol is None else rtol
@@ -123,8 +130,10 @@ def check_int(value: Any, expected: int, what: str, *,
                            + (" — use .item() to turn a one-element tensor into a number"
                               if isinstance(value, torch.Tensor) else ""))
     if value != expected:
-        raise CheckFailure(f"{what}: expected {expected:,}, got {value:,} "
-                           f"(off by {value - expected:+,})")
+        raise CheckFailure(_("{what}: expected {expected:,}, got {value:,} (off by "
+                             "{difference:+,})").format(
+                               what=what, expected=expected, value=value,
+                               difference=value - expected))
 
 
 def check_count(value: Any, expected: int, what: str, *,
@@ -137,11 +146,14 @@ def check_count(value: Any, expected: int, what: str, *,
             return check_count(value, expected, what)
     number = as_number(value, what)
     if number != number or number in (float("inf"), float("-inf")) or number != int(number):
-        raise CheckFailure(f"{what}: expected a count ({expected:,}), got {describe_value(value)}"
-                           " — not a whole number")
+        raise CheckFailure(_("{what}: expected a count ({expected:,}), got {describe_value} — "
+                             "not a whole number").format(
+                               what=what, expected=expected, describe_value=describe_value(value)))
     if int(number) != expected:
-        raise CheckFailure(f"{what}: expected {expected:,}, got {int(number):,} "
-                           f"(off by {int(number) - expected:+,})")
+        raise CheckFailure(_("{what}: expected {expected:,}, got {number:,} (off by "
+                             "{difference:+,})").format(
+                               what=what, expected=expected, number=int(number),
+                               difference=int(number) - expected))
     return int(number)
 
 
@@ -154,12 +166,13 @@ def as_number(value: Any, what: str) -> float:
     if isinstance(value, np.generic) and value.dtype.kind in "fiu":  # np.int64(12)
         return float(value.item())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CheckFailure(f"{what}: expected a number, got {describe_value(value)}")
+        raise CheckFailure(_("{what}: expected a number, got {describe_value}").format(
+                               what=what, describe_value=describe_value(value)))
     try:
         return float(value)
     except OverflowError:  # an int beyond 1.8e308
-        raise CheckFailure(f"{what}: expected a number of sensible size, got "
-                           f"{describe_value(value)}") from None
+        raise CheckFailure(_("{what}: expected a number of sensible size, got {describe_value}").format(
+                               what=what, describe_value=describe_value(value))) from None
 
 
 def check_number(value: Any, expected: float, what: str, *, rtol: float = 1e-5,
@@ -172,8 +185,10 @@ def check_number(value: Any, expected: float, what: str, *, rtol: float = 1e-5,
             return check_number(value, expected, what, rtol=rtol, atol=atol)
     value = as_number(value, what)
     if not abs(value - expected) <= atol + rtol * abs(expected):
-        raise CheckFailure(f"{what}: expected {expected:.6g}, got {value:.6g} "
-                           f"(difference {value - expected:+.3g})")
+        raise CheckFailure(_("{what}: expected {expected:.6g}, got {value:.6g} (difference "
+                             "{difference:+.3g})").format(
+                               what=what, expected=expected, value=value,
+                               difference=value - expected))
     return value
 
 
@@ -184,7 +199,8 @@ def check_parameter_layout(layout: list[dict], expected_shapes: Sequence[Sequenc
     shapes = [tuple(p["shape"]) for p in layout]
     expected = [tuple(s) for s in expected_shapes]
     if shapes != expected:
-        raise CheckFailure(f"{what}: parameter shapes {_shapes(shapes)}, expected {_shapes(expected)}")
+        raise CheckFailure(_("{what}: parameter shapes {shapes}, expected {shapes2}").format(
+                               what=what, shapes=_shapes(shapes), shapes2=_shapes(expected)))
 
 
 def check_parameter_count(layout: list[dict], expected: int, what: str, *,
@@ -202,8 +218,10 @@ def check_parameter_count(layout: list[dict], expected: int, what: str, *,
                 if p.get("requires_grad", True) or not trainable_only)
     if total != expected:
         shapes = _shapes([tuple(p["shape"]) for p in layout])
-        raise CheckFailure(f"{what}: {total:,} parameters, expected {expected:,} "
-                           f"(off by {total - expected:+,}); tensors: {shapes}")
+        raise CheckFailure(_("{what}: {total:,} parameters, expected {expected:,} (off by "
+                             "{difference:+,}); tensors: {shapes}").format(
+                               what=what, total=total, expected=expected,
+                               difference=total - expected, shapes=shapes))
     return total
 
 
@@ -220,8 +238,8 @@ def accuracy(predictions: Any, labels: torch.Tensor, what: str) -> float:
     if pred.dim() == 2 and pred.shape[0] == labels.shape[0]:
         pred = pred.argmax(dim=1)  # logits or probabilities instead of classes: accept them
     if tuple(pred.shape) != tuple(labels.shape):
-        raise CheckFailure(f"{what}: expected {labels.shape[0]} predicted classes, got shape "
-                           f"{list(pred.shape)}")
+        raise CheckFailure(_("{what}: expected {shape} predicted classes, got shape {shape2}").format(
+                               what=what, shape=labels.shape[0], shape2=list(pred.shape)))
     return float((pred.to(torch.int64) == labels).to(torch.float64).mean())
 
 
@@ -271,7 +289,8 @@ def check_gradient(analytic: Any, expected: Any, what: str, hint: str = "", *,
     e = np.asarray(expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected,
                    dtype=np.float64)
     if a.shape != e.shape:
-        raise CheckFailure(f"{what}: gradient of shape {list(a.shape)}, expected {list(e.shape)}")
+        raise CheckFailure(_("{what}: gradient of shape {shape}, expected {shape2}").format(
+                               what=what, shape=list(a.shape), shape2=list(e.shape)))
     error = relative_error(a, e)
     if error <= threshold:  # NaN fails
         return error
@@ -280,11 +299,12 @@ def check_gradient(analytic: Any, expected: Any, what: str, hint: str = "", *,
     worst = int(np.argmax(np.where(each > threshold, np.abs(a - e), -1).reshape(-1)))
     where = tuple(int(i) for i in np.unravel_index(worst, a.shape)) if a.ndim else ()
     bad = int(np.sum(each > threshold))
-    text = (f"{what}: relative error {error:.3g} (allowed {threshold:g}; {bad} of {a.size} "
-            f"entries off); worst at index {where}: got {a.reshape(-1)[worst]:.6g}, expected "
-            f"{e.reshape(-1)[worst]:.6g}")
+    text = (_("{what}: relative error {error:.3g} (allowed {threshold:g}; {bad} of {size} "
+              "entries off); worst at index {where}: got {reshape:.6g}, expected {reshape2:.6g}").format(
+                what=what, error=error, threshold=threshold, bad=bad, size=a.size, where=where,
+                reshape=a.reshape(-1)[worst], reshape2=e.reshape(-1)[worst]))
     if not np.any(a) and np.any(e):
-        text += "\nEvery entry is 0: is the gradient computed (and returned or stored)?"
+        text += _("\nEvery entry is 0: is the gradient computed (and returned or stored)?")
     raise CheckFailure(text + hint)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from grader.i18n import _
 from grader import diagnosis
 from grader.checks import as_number, check_close, check_parameter_layout
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
@@ -130,8 +131,10 @@ def mean_loss_matches(value: Any, batch_mean: float, sample_mean: float, what: s
     for expected in (batch_mean, sample_mean):
         if abs(value - expected) <= 1e-4 * max(1.0, abs(expected)):
             return float(value)
-    raise CheckFailure(f"{what}: returned {value:.6g}, expected the mean loss {batch_mean:.6g} "
-                       f"(mean of batch losses) or {sample_mean:.6g} (mean over samples)")
+    raise CheckFailure(_("{what}: returned {value:.6g}, expected the mean loss "
+                         "{batch_mean:.6g} (mean of batch losses) or {sample_mean:.6g} (mean "
+                         "over samples)").format(
+                           what=what, value=value, batch_mean=batch_mean, sample_mean=sample_mean))
 
 
 def library_model(student: StudentModule, layers: list[tuple], seed: int = 0
@@ -237,11 +240,13 @@ def from_student_order(values: list[Any], mapping: list[tuple[int, bool]], local
     for (index, transposed), (name, p) in zip(mapping, local.named_parameters()):
         value = values[index] if index < len(values) else None
         if not isinstance(value, torch.Tensor):
-            raise CheckFailure(f"{what}: parameter {index} came back as {describe_value(value)}")
+            raise CheckFailure(_("{what}: parameter {index} came back as {describe_value}").format(
+                                   what=what, index=index, describe_value=describe_value(value)))
         value = value.T if transposed else value
         if tuple(value.shape) != tuple(p.shape):
-            raise CheckFailure(f"{what}: a parameter changed shape during training "
-                               f"({list(value.shape)}, expected {list(p.shape)})")
+            raise CheckFailure(_("{what}: a parameter changed shape during training ({shape}, "
+                                 "expected {shape2})").format(
+                                   what=what, shape=list(value.shape), shape2=list(p.shape)))
         out.append(value.detach().to(p.dtype).clone())
     return out
 
@@ -271,13 +276,15 @@ def check_forward_on_probes(student: StudentModule, model: Remote, local: nn.Mod
     with torch.no_grad():
         expected = local(probes)
     try:
-        check_close(out, expected, f"{what}: your model's output on {len(probes)} random inputs",
-                    rtol=1e-3, atol=1e-4, expected_label="the practical's network with your "
-                    "parameters")
+        check_close(out, expected, _("{what}: your model's output on {count} random inputs").format(
+                                       what=what, count=len(probes)),
+                    rtol=1e-3, atol=1e-4, expected_label=_("the practical's network with your "
+                                                           "parameters"))
     except CheckFailure as e:
-        raise CheckFailure(f"{e}\nThe accuracy is computed here, from your model's parameters "
-                           "and the practical's architecture; your forward computes something "
-                           f"else with the same parameters.{hint}") from None
+        raise CheckFailure(_("{e}\nThe accuracy is computed here, from your model's parameters "
+                             "and the practical's architecture; your forward computes "
+                             "something else with the same parameters.{hint}").format(
+                               e=e, hint=hint)) from None
 
 
 def relative_distance(values: list[torch.Tensor], replay: list[torch.Tensor],
@@ -291,12 +298,14 @@ def check_trained(values: list[torch.Tensor], start: list[torch.Tensor], what: s
                   hint: str = "") -> None:
     """The training moved the weights, and left them finite."""
     if all(torch.equal(v, s) for v, s in zip(values, start)):
-        raise CheckFailure(f"{what}: the training left every weight as it was: no accuracy "
-                           f"credit for a network that did not learn.{hint}")
+        raise CheckFailure(_("{what}: the training left every weight as it was: no accuracy "
+                             "credit for a network that did not learn.{hint}").format(
+                               what=what, hint=hint))
     bad = [i for i, v in enumerate(values) if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise CheckFailure(f"{what}: after training, {len(bad)} parameter tensor(s) hold NaN or "
-                           f"inf: the training diverged.{hint}")
+        raise CheckFailure(_("{what}: after training, {count} parameter tensor(s) hold NaN or "
+                             "inf: the training diverged.{hint}").format(
+                               what=what, count=len(bad), hint=hint))
 
 
 def replay_verdict(values: list[torch.Tensor], start: list[torch.Tensor],
@@ -311,12 +320,14 @@ def replay_verdict(values: list[torch.Tensor], start: list[torch.Tensor],
     if distance <= REPLAY_MAX_DISTANCE or agreement >= min_agreement:
         return
     raise CheckFailure(
-        f"{what}: the trained weights are not what this training gives. The grader ran the same "
-        "training here (same starting weights, same mini-batches, the standard loop): your "
-        f"weights differ from its result by {distance:.0%} of how far training moved them, and "
-        f"the two networks agree on {agreement:.1%} of the held-out images (at least "
-        f"{min_agreement:.0%} expected). Accuracy credit goes only to weights the grader can "
-        f"reproduce.{hint}")
+        _("{what}: the trained weights are not what this training gives. The grader ran the "
+          "same training here (same starting weights, same mini-batches, the standard loop): "
+          "your weights differ from its result by {distance:.0%} of how far training moved "
+          "them, and the two networks agree on {agreement:.1%} of the held-out images (at "
+          "least {min_agreement:.0%} expected). Accuracy credit goes only to weights the "
+          "grader can reproduce.{hint}").format(
+            what=what, distance=distance, agreement=agreement, min_agreement=min_agreement,
+            hint=hint))
 
 
 class JudgeRun:
@@ -356,7 +367,8 @@ def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, 
     train_in_child()
     reply = engine_recipe(student, "parameters")(model)
     if not isinstance(reply, list) or not all(isinstance(p, dict) for p in reply):
-        raise CheckFailure(f"{what}: the trained parameters came back as {describe_value(reply)}")
+        raise CheckFailure(_("{what}: the trained parameters came back as {describe_value}").format(
+                               what=what, describe_value=describe_value(reply)))
     values = from_student_order([p.get("value") for p in reply], mapping, local, what)
     check_trained(values, start, what, mismatch_hint)
     trained = set_parameters(copy.deepcopy(local), values)
@@ -403,15 +415,17 @@ def counted_layout(student: StudentModule, model: Remote, probes: torch.Tensor,
         if dead and len(dead) < len(reported):
             entry = dead[0]
             raise CheckFailure(
-                f"{what}: the tensor {entry['name']!r} ({describe_shape(entry['shape'])}) "
-                "changes nothing in the output when given other values: it is not a "
-                "parameter the model uses, so it is not counted as one")
+                _("{what}: the tensor {entry!r} ({describe_shape}) changes nothing in the "
+                  "output when given other values: it is not a parameter the model uses, so it "
+                  "is not counted as one").format(
+                    what=what, entry=entry['name'], describe_shape=describe_shape(entry['shape'])))
     except NotImplementedYet:
         raise
     except StudentError as e:
         if not e.where:  # raised outside the student's code: the reported tensors do not fit
-            raise CheckFailure(f"{what}: the parameters the model reports could not be given "
-                               f"values ({e.type_name}: {e.message})") from None
+            raise CheckFailure(_("{what}: the parameters the model reports could not be given "
+                                 "values ({type_name}: {message})").format(
+                                   what=what, type_name=e.type_name, message=e.message)) from None
     return reported
 
 

@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 import torch
 
+from grader.i18n import _
 from grader.checks import check_close
 from grader.failures import CheckFailure
 
@@ -38,14 +39,16 @@ def as_array(value, what: str) -> np.ndarray:
         value = np.asarray(value)
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
         kind = type(value).__name__ if value is not None else "None (no return statement?)"
-        raise CheckFailure(f"{what}: expected a NumPy array, got {kind}")
+        raise CheckFailure(_("{what}: expected a NumPy array, got {kind}").format(
+                               what=what, kind=kind))
     return value
 
 
 def check_array(value, shape, what: str) -> np.ndarray:
     a = as_array(value, what)
     if tuple(a.shape) != tuple(shape):
-        raise CheckFailure(f"{what}: expected shape {list(shape)}, got {list(a.shape)}")
+        raise CheckFailure(_("{what}: expected shape {shape}, got {shape2}").format(
+                               what=what, shape=list(shape), shape2=list(a.shape)))
     return a
 
 
@@ -53,8 +56,8 @@ def entries(params, what: str) -> list[tuple]:
     """(key, array) of a student's ``_parameters`` or ``_gradient`` value; ``None`` entries
     (``_parameters["b"] = None`` for a module without bias) mean "no such parameter"."""
     if isinstance(params, str) and params == MISSING:
-        raise CheckFailure(f"{what} does not exist: set it in __init__ (None for a module "
-                           "without parameters)")
+        raise CheckFailure(_("{what} does not exist: set it in __init__ (None for a module "
+                             "without parameters)").format(what=what))
     if params is None:
         return []
     if isinstance(params, np.ndarray):
@@ -64,13 +67,14 @@ def entries(params, what: str) -> list[tuple]:
     elif isinstance(params, (list, tuple)):
         out = list(enumerate(params))
     else:
-        raise CheckFailure(f"{what} should be an array, a dict name -> array or None; got "
-                           f"{type(params).__name__}")
+        raise CheckFailure(_("{what} should be an array, a dict name -> array or None; got "
+                             "{name}").format(what=what, name=type(params).__name__))
     for key, value in out:
         if value is not None and not isinstance(value, np.ndarray):
             # an object that is not data comes back as a handle: name the student's type
             kind = getattr(value, "type_name", "") or type(value).__name__
-            raise CheckFailure(f"{what}[{key!r}] should be a NumPy array, got {kind}")
+            raise CheckFailure(_("{what}[{key!r}] should be a NumPy array, got {kind}").format(
+                                   what=what, key=key, kind=kind))
     return [(key, value) for key, value in out if value is not None]
 
 
@@ -91,22 +95,26 @@ def gradient_matches_parameters(params, grads, what: str) -> list[tuple]:
     p_items = entries(params, f"{what}._parameters")
     g_items = entries(grads, f"{what}._gradient")
     if not p_items:
-        raise CheckFailure(f"{what}._parameters is None: this module has parameters to learn")
+        raise CheckFailure(_("{what}._parameters is None: this module has parameters to learn").format(
+                               what=what))
     g = dict(g_items)
     if not all(k in g for k, _ in p_items):
         g = {str(k): v for k, v in g_items}
         absent = [k for k, _ in p_items if str(k) not in g]
         if absent:
-            raise CheckFailure(f"{what}._gradient has no array for _parameters"
-                               f"{label(absent[0])} (absent or None; its keys: "
-                               f"{[k for k, _ in g_items]}): give every parameter a gradient "
-                               "of its shape in __init__ (np.zeros_like)")
+            raise CheckFailure(_("{what}._gradient has no array for _parameters{label} (absent "
+                                 "or None; its keys: {value}): give every parameter a gradient "
+                                 "of its shape in __init__ (np.zeros_like)").format(
+                                   what=what, label=label(absent[0]), value=[k for k,
+                                   _ in g_items]))
     pairs = []
     for key, p in p_items:
         grad = g[key] if key in g else g[str(key)]
         if tuple(grad.shape) != tuple(p.shape):
-            raise CheckFailure(f"{what}._gradient{label(key)} has shape {list(grad.shape)}, "
-                               f"its parameter {list(p.shape)}: they must match")
+            raise CheckFailure(_("{what}._gradient{label} has shape {shape}, its parameter "
+                                 "{shape2}: they must match").format(
+                                   what=what, label=label(key), shape=list(grad.shape),
+                                   shape2=list(p.shape)))
         pairs.append((key, p, grad))
     return pairs
 
@@ -200,14 +208,17 @@ def readings(params, spec: dict, what: str) -> list[Reading]:
                       for layout in layouts(value, tuple(shape))]
         if len(items) != len(spec) or not candidates:
             raise CheckFailure(
-                f"{what}: cannot match its _parameters ({describe_layout(params)}) with "
-                f"{expected} (in any axis order) — one array each")
+                _("{what}: cannot match its _parameters ({describe_layout}) with {expected} "
+                  "(in any axis order) — one array each").format(
+                    what=what, describe_layout=describe_layout(params), expected=expected))
         options.append([(name, c) for c in candidates])
     found = [Reading(dict(combo)) for combo in itertools.product(*options)
              if len({repr(key) for _, (key, _) in combo}) == len(combo)]
     if not found:
-        raise CheckFailure(f"{what}: cannot match its _parameters ({describe_layout(params)}) "
-                           f"with {expected} — one array each")
+        raise CheckFailure(_("{what}: cannot match its _parameters ({describe_layout}) with "
+                             "{expected} — one array each").format(
+                               what=what, describe_layout=describe_layout(params),
+                               expected=expected))
     return found
 
 

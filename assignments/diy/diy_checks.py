@@ -43,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from grader.api import _, gettext
 from grader.api import (FD_THRESHOLD, MISSING, CheckFailure, NotImplementedYet, Op, Reading,
                         StudentError, as_array, call, canonical_parameters, check_array,
                         check_close, check_finite, check_gradient, check_number, describe_layout,
@@ -183,7 +184,8 @@ def module_forward_scenario(student, module, x, out_shape, spec, compute, what) 
     """forward(x) has the right shape and equals the operator applied to the module's own
     parameters (read back from the student process, any layout)."""
     out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
-                      f"{what}.forward(x) for x of shape {list(x.shape)}")
+                      _("{what}.forward(x) for x of shape {shape}").format(
+                          what=what, shape=list(x.shape)))
     params = attribute(module, "_parameters")
     forward_matches(out, canonical_parameters(params, spec, what), lambda p: compute(p, x),
                     f"{what}.forward(x) vs the operator applied to its own parameters")
@@ -203,10 +205,11 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
     """backward_delta(x, delta) against dL/dx computed here from the module's parameters."""
     delta = randn(*out_shape, seed=seed)
     out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
-                      f"{what}.forward(x) for x of shape {list(x.shape)}")
+                      gettext("{what}.forward(x) for x of shape {shape}").format(
+                          what=what, shape=list(x.shape)))
     dx = check_array(call(f"{what}: forward(x) then backward_delta(x, delta) for x of shape "
                           f"{list(x.shape)}", module.backward_delta, x, delta), x.shape,
-                     f"{what}.backward_delta(x, delta) (shaped like x)")
+                     gettext("{what}.backward_delta(x, delta) (shaped like x)").format(what=what))
     params = attribute(module, "_parameters") if op.spec else None
     arrays = dict(entries(params, f"{what}._parameters")) if op.spec else {}
     candidates, matched = matching_readings(params, op, x, out, what)
@@ -214,9 +217,10 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
         # dL/dx depends on the parameters, and these are only what the module reports: unless
         # its forward computes the operation with them, nothing says they are those it uses
         # (a module could report parameters made to fit a wrong backward_delta).
-        raise CheckFailure(f"{what}.forward(x) is not {op.label} of the parameters in its "
-                           f"_parameters ({describe_layout(params)}), so its backward_delta "
-                           "cannot be checked against them: see its forward check first")
+        raise CheckFailure(gettext("{what}.forward(x) is not {label} of the parameters in its "
+                             "_parameters ({describe_layout}), so its backward_delta cannot be "
+                             "checked against them: see its forward check first").format(
+                               what=what, label=op.label, describe_layout=describe_layout(params)))
     failure = None
     for reading in candidates:
         expected, _ = expected_gradients(op, reading, arrays, x, delta)
@@ -236,7 +240,8 @@ def check_backward_update_gradient(student, module, x, out_shape, what: str, op:
     here, for each of the student's own parameter arrays."""
     delta = randn(*out_shape, seed=seed)
     out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
-                      f"{what}.forward(x) for x of shape {list(x.shape)}")
+                      gettext("{what}.forward(x) for x of shape {shape}").format(
+                          what=what, shape=list(x.shape)))
     call(f"{what}.zero_grad()", module.zero_grad)
     call(f"{what}: forward(x), zero_grad() then backward_update_gradient(x, delta) for x of "
          f"shape {list(x.shape)}", module.backward_update_gradient, x, delta)
@@ -267,7 +272,7 @@ def check_loss_backward(student, name: str, y, yhat, what: str) -> None:
     computed here by autograd."""
     loss = getattr(student, name)()
     grad = check_array(call(f"{what}.backward(y, yhat)", loss.backward, y, yhat), yhat.shape,
-                       f"{what}.backward(y, yhat) (shaped like yhat)")
+                       _("{what}.backward(y, yhat) (shaped like yhat)").format(what=what))
     z = torch.tensor(np.asarray(yhat, dtype=np.float64), requires_grad=True)
     loss_t(name, t(y), z).sum().backward()
     check_gradient(grad, z.grad.numpy(), f"{what}.backward vs the gradient of "
@@ -321,8 +326,9 @@ LOSS_FORMULAS = {
 def loss_forward_scenario(student, name: str, batch=5, width=4, seed=3) -> None:
     y, yhat = loss_inputs(name, batch, width, seed)
     value = call(f"{name}().forward(y, yhat)", getattr(student, name)().forward, y, yhat)
-    got = check_array(value, (batch,), f"{name}().forward(y, yhat) for y, yhat of shape "
-                      f"[{batch}, {width}] (one loss per sample)")
+    got = check_array(value, (batch,), _("{name}().forward(y, yhat) for y, yhat of shape "
+                                         "[{batch}, {width}] (one loss per sample)").format(
+                                           name=name, batch=batch, width=width))
     check_close(got, expected_loss(name, y, yhat), f"{name}().forward: {LOSS_FORMULAS[name]}",
                 rtol=1e-6, atol=1e-9)
 
@@ -357,18 +363,22 @@ def accumulation_scenario(student, module, x, out_shape, what: str) -> None:
     once = {k: g for k, _, g in gradient_matches_parameters(st["parameters"], st["gradient"], what)}
     for key, g1 in once.items():
         if not np.any(g1 != 0):
-            raise CheckFailure(f"{what}._gradient{label(key)} is still all zeros after "
-                               "backward_update_gradient")
+            raise CheckFailure(_("{what}._gradient{label} is still all zeros after "
+                                 "backward_update_gradient").format(what=what, label=label(key)))
         g2 = twice[key]
         if np.allclose(g2, g1, rtol=1e-12, atol=0) and not np.allclose(g2, 2 * g1):
-            raise CheckFailure(f"{what}.backward_update_gradient replaced _gradient{label(key)} "
-                               "instead of adding to it: two calls with the same (x, delta) must "
-                               "give twice the gradient of one (use +=)")
-        check_close(g2, 2 * g1, f"{what}._gradient{label(key)} after two backward_update_gradient "
-                    "calls (twice that of one: gradients accumulate)", rtol=1e-10, atol=1e-12)
+            raise CheckFailure(_("{what}.backward_update_gradient replaced _gradient{label} "
+                                 "instead of adding to it: two calls with the same (x, delta) "
+                                 "must give twice the gradient of one (use +=)").format(
+                                   what=what, label=label(key)))
+        check_close(g2, 2 * g1, _("{what}._gradient{label} after two backward_update_gradient "
+                                  "calls (twice that of one: gradients accumulate)").format(
+                                    what=what, label=label(key)), rtol=1e-10, atol=1e-12)
         if np.any(reset[key] != 0):
-            raise CheckFailure(f"zero_grad() left {int(np.sum(reset[key] != 0))} non-zero values "
-                               f"in {what}._gradient{label(key)}")
+            raise CheckFailure(_("zero_grad() left {value} non-zero values in "
+                                 "{what}._gradient{label}").format(
+                                   value=int(np.sum(reset[key] != 0)), what=what,
+                                   label=label(key)))
 
 
 def update_scenario(student, module, x, out_shape, steps, what: str) -> None:
@@ -390,12 +400,14 @@ def update_scenario(student, module, x, out_shape, steps, what: str) -> None:
         now = dict(entries(attribute(module, "_parameters"), f"{what}._parameters"))
         for key, before, grad in pairs:
             if key not in now:
-                raise CheckFailure(f"{what}.{done} removed _parameters{label(key)}")
+                raise CheckFailure(_("{what}.{done} removed _parameters{label}").format(
+                                       what=what, done=done, label=label(key)))
             expected = before - total * grad
             if np.allclose(now[key], before + total * grad, rtol=1e-10, atol=1e-12) and np.any(grad):
-                raise CheckFailure(f"{what}.{done} moved _parameters{label(key)} along the "
-                                   "gradient: gradient descent subtracts it (parameter -= "
-                                   "step * gradient)")
+                raise CheckFailure(_("{what}.{done} moved _parameters{label} along the "
+                                     "gradient: gradient descent subtracts it (parameter -= "
+                                     "step * gradient)").format(
+                                       what=what, done=done, label=label(key)))
             check_close(now[key], expected, f"{what}._parameters{label(key)} after {done} "
                         f"(expected parameter - {total:g} · gradient"
                         + (", the default step being 1e-3" if step is None else "") + ")",
@@ -448,8 +460,9 @@ def sequentiel_forward_scenario(student, seed=0) -> None:
     net = student.Sequentiel(*modules)
     x = randn(5, 3, seed=seed)
     out = check_array(call(f"{CHAIN}.forward(x)", net.forward, x), (5, 6),
-                      f"{CHAIN}.forward(x) for x of shape [5, 3]")
-    check_close(out, chain_forward(params, x), f"{CHAIN}.forward: the modules applied in order", rtol=1e-12,
+                      gettext("{CHAIN}.forward(x) for x of shape [5, 3]").format(CHAIN=CHAIN))
+    check_close(out, chain_forward(params, x), gettext("{CHAIN}.forward: the modules applied in order").format(
+                                                   CHAIN=CHAIN), rtol=1e-12,
                 atol=1e-12)
 
 
@@ -462,21 +475,25 @@ def sequentiel_backward_scenario(student, net, owners, params, x, out_shape, wha
     check_array(call(doing, net.forward, x), out_shape, f"{what}.forward(x)")
     call(doing, net.zero_grad)
     dx = check_array(call(doing, net.backward, x, delta), x.shape,
-                     f"{what}.backward(x, delta) (returns dL/dx, shaped like x)")
+                     gettext("{what}.backward(x, delta) (returns dL/dx, shaped like x)").format(
+                         what=what))
     expected_dx, expected = chain_gradients(params, x, delta)
-    check_gradient(dx, expected_dx, f"{what}.backward(x, delta): dL/dx vs the chain rule "
-                     "computed by the grader")
+    check_gradient(dx, expected_dx, gettext("{what}.backward(x, delta): dL/dx vs the chain rule "
+                                      "computed by the grader").format(what=what))
     for position, owner in enumerate(owners):
         st = state(owner)
         for key, _, g in gradient_matches_parameters(st["parameters"], st["gradient"],
                                                      f"module {position}"):
             if not np.any(g) and np.any(expected[position][key]):
-                raise CheckFailure(f"{what}.backward(x, delta) left the gradient of parameter "
-                                   f"{key!r} of the module with parameters #{position + 1} at "
-                                   "zero: call backward_update_gradient on every module")
-            check_gradient(g, expected[position][key], f"{what}.backward(x, delta): gradient "
-                             f"of parameter {key!r} of the module with parameters "
-                             f"#{position + 1}, vs the chain rule computed by the grader")
+                raise CheckFailure(gettext("{what}.backward(x, delta) left the gradient of parameter "
+                                     "{key!r} of the module with parameters #{value} at zero: "
+                                     "call backward_update_gradient on every module").format(
+                                       what=what, key=key, value=position + 1))
+            check_gradient(g, expected[position][key], gettext("{what}.backward(x, delta): gradient "
+                                                         "of parameter {key!r} of the module "
+                                                         "with parameters #{value}, vs the "
+                                                         "chain rule computed by the grader").format(
+                                                           what=what, key=key, value=position + 1))
 
 
 def sequentiel_bookkeeping_scenario(student, seed=0) -> None:
@@ -493,18 +510,24 @@ def sequentiel_bookkeeping_scenario(student, seed=0) -> None:
         for key in ("a", "c"):
             expected = b["parameters"][key] - 0.5 * b["gradient"][key]
             if np.array_equal(a["parameters"][key], b["parameters"][key]):
-                raise CheckFailure(f"{CHAIN}.update_parameters(0.5) did not change the parameters "
-                                   f"of its module #{[1, 3][position]}: call update_parameters on "
-                                   "every module")
-            check_close(a["parameters"][key], expected, f"{CHAIN}.update_parameters(0.5): "
-                        f"parameter {key!r} of module #{[1, 3][position]} (parameter - 0.5 · "
-                        "gradient; the step must be passed on)", rtol=1e-12, atol=1e-12)
+                raise CheckFailure(gettext("{CHAIN}.update_parameters(0.5) did not change the "
+                                     "parameters of its module #{value}: call "
+                                     "update_parameters on every module").format(
+                                       CHAIN=CHAIN, value=[1, 3][position]))
+            check_close(a["parameters"][key], expected, gettext("{CHAIN}.update_parameters(0.5): "
+                                                          "parameter {key!r} of module "
+                                                          "#{value} (parameter - 0.5 · "
+                                                          "gradient; the step must be passed "
+                                                          "on)").format(
+                                                            CHAIN=CHAIN, key=key, value=[1,
+                                                            3][position]), rtol=1e-12, atol=1e-12)
     call(f"{CHAIN}.zero_grad()", net.zero_grad)
     for position, s in enumerate(state(o) for o in owners):
         for key in ("a", "c"):
             if np.any(s["gradient"][key] != 0):
-                raise CheckFailure(f"{CHAIN}.zero_grad() did not reset the gradient of its module "
-                                   f"#{[1, 3][position]}: call zero_grad on every module")
+                raise CheckFailure(gettext("{CHAIN}.zero_grad() did not reset the gradient of its "
+                                     "module #{value}: call zero_grad on every module").format(
+                                       CHAIN=CHAIN, value=[1, 3][position]))
 
 
 # ---------------------------------------------------------------------- Optim / SGD
@@ -540,11 +563,12 @@ def optim_scenario(student, seed=0, eps=0.1) -> None:
                 for ids in batches]
     final = attribute(net, "_parameters")
     losses, ea, ec = replay(a, c, X, Y, batches, eps)
-    what = (f"Optim(net, loss, eps={eps:g}).step on batches of 6 then 4 (net: an element-wise "
-            "affine module of the grader's own, loss: sum_j y_j yhat_j)")
+    what = (gettext("Optim(net, loss, eps={eps:g}).step on batches of 6 then 4 (net: an element-wise "
+              "affine module of the grader's own, loss: sum_j y_j yhat_j)").format(eps=eps))
     for k, (value, expected) in enumerate(zip(returned, losses)):
-        check_number(value, expected, f"{what}: the value returned by step #{k + 1} (the batch's "
-                     "mean loss, before the update)", rtol=1e-9, atol=1e-12)
+        check_number(value, expected, gettext("{what}: the value returned by step #{value} (the "
+                                        "batch's mean loss, before the update)").format(
+                                          what=what, value=k + 1), rtol=1e-9, atol=1e-12)
     for name, got, expected in (("a", final["a"], ea), ("c", final["c"], ec)):
         if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
             continue
@@ -560,7 +584,8 @@ def optim_scenario(student, seed=0, eps=0.1) -> None:
                 break
         if np.allclose(got, a if name == "a" else c):
             diagnosis = " — the parameters did not move: call net.update_parameters(eps)"
-        check_close(got, expected, f"{what}: parameter {name!r} after the two steps{diagnosis}",
+        check_close(got, expected, gettext("{what}: parameter {name!r} after the two steps{diagnosis}").format(
+                                       what=what, name=name, diagnosis=diagnosis),
                     rtol=1e-9, atol=1e-12)
 
 
@@ -576,7 +601,7 @@ def sgd_probe_run(student, n=50, batch_size=16, epochs=3, eps=0.01, seed=0, prob
     for k, ids in enumerate(seen):
         ids = as_array(ids, "batch ids")
         if not np.all(np.isin(ids, np.arange(n))):
-            raise CheckFailure("SGD passed the network rows that are not rows of X")
+            raise CheckFailure(_("SGD passed the network rows that are not rows of X"))
         batches.append(ids.astype(np.int64))
     return history, batches, (a, c, X, Y)
 
@@ -587,23 +612,32 @@ def split_epochs(batches, n, epochs, batch_size, what):
     sizes = [len(b) for b in batches]
     if len(batches) != expected_steps * epochs:
         if len(batches) == epochs and all(s == n for s in sizes):
-            raise CheckFailure(f"{what}: one update per epoch on all {n} samples — batch_size is "
-                               f"ignored (expected {expected_steps} updates per epoch on batches "
-                               f"of {batch_size})")
-        raise CheckFailure(f"{what}: {len(batches)} updates with batch sizes {sizes[:12]}"
-                           f"{'...' if len(sizes) > 12 else ''}; expected {expected_steps} per epoch "
-                           f"({epochs} epochs, batches of {batch_size}, the last one smaller)")
+            raise CheckFailure(_("{what}: one update per epoch on all {n} samples — batch_size "
+                                 "is ignored (expected {expected_steps} updates per epoch on "
+                                 "batches of {batch_size})").format(
+                                   what=what, n=n, expected_steps=expected_steps,
+                                   batch_size=batch_size))
+        raise CheckFailure(_("{what}: {count} updates with batch sizes {sizes}{value}; "
+                             "expected {expected_steps} per epoch ({epochs} epochs, batches of "
+                             "{batch_size}, the last one smaller)").format(
+                               what=what, count=len(batches), sizes=sizes[:12],
+                               value='...' if len(sizes) > 12 else '',
+                               expected_steps=expected_steps, epochs=epochs,
+                               batch_size=batch_size))
     per_epoch = [batches[e * expected_steps:(e + 1) * expected_steps] for e in range(epochs)]
     want = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
     for e, epoch in enumerate(per_epoch):
         got = [len(b) for b in epoch]
         if got != want:
-            raise CheckFailure(f"{what}: epoch {e} used batches of sizes {got}, expected {want}")
+            raise CheckFailure(_("{what}: epoch {e} used batches of sizes {got}, expected "
+                                 "{want}").format(what=what, e=e, got=got, want=want))
         ids = np.concatenate(epoch)
         if sorted(ids.tolist()) != list(range(n)):
             missing = sorted(set(range(n)) - set(ids.tolist()))
-            raise CheckFailure(f"{what}: epoch {e} did not use every sample exactly once "
-                               f"(missing {missing[:10]}{'...' if len(missing) > 10 else ''})")
+            raise CheckFailure(_("{what}: epoch {e} did not use every sample exactly once "
+                                 "(missing {missing}{value})").format(
+                                   what=what, e=e, missing=missing[:10],
+                                   value='...' if len(missing) > 10 else ''))
     return per_epoch
 
 
@@ -639,11 +673,13 @@ class Layer:
         before = {k: v.astype(np.float64)
                   for k, v in entries(self.before, f"{self.what}._parameters")}
         if set(before) != set(arrays) or any(before[k].shape != arrays[k].shape for k in arrays):
-            raise CheckFailure(f"{self.what}: its _parameters changed keys or shapes during "
-                               f"training ({describe_layout(self.before)} before, "
-                               f"{describe_layout(after)} after)")
-        note = "" if matched else (f"{self.what}.forward does not compute {self.op.label} of its "
-                                   "parameters: the network was scored with the right operation")
+            raise CheckFailure(_("{what}: its _parameters changed keys or shapes during "
+                                 "training ({describe_layout} before, {describe_layout2} after)").format(
+                                   what=self.what, describe_layout=describe_layout(self.before),
+                                   describe_layout2=describe_layout(after)))
+        note = "" if matched else (_("{what}.forward does not compute {label} of its "
+                                     "parameters: the network was scored with the right "
+                                     "operation").format(what=self.what, label=self.op.label))
         return reading.canonical(before), reading.canonical(arrays), note
 
 
@@ -715,7 +751,7 @@ def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test
     history = train(student, net, "CELogSoftmax", x, y_onehot, settings, prefix, seed)
     before, after, notes = trained_parameters(layers, x_test, "after training")
     logits = network_outputs(layers, after, x_test)
-    check_finite(logits, "the trained network's outputs (computed from its parameters)")
+    check_finite(logits, _("the trained network's outputs (computed from its parameters)"))
     loss_before, loss_after = ce(network_outputs(layers, before, x_test), y_test), ce(logits, y_test)
     context += (f"; loss on these images, computed here from the parameters, {loss_before:.3f} "
                 f"before training, {loss_after:.3f} after")
@@ -769,17 +805,21 @@ def training_curve(history, epochs, what) -> list[float]:
         hint = ""
         if isinstance(history, (list, tuple)) and len(history) > epochs and len(history) % epochs == 0:
             # The common way to plot it: one loss appended per mini-batch.
-            hint = (f" — {len(history)} numbers, {len(history) // epochs} per epoch: one per "
-                    "mini-batch? Add up each epoch's batch losses (times their sizes), divide by "
-                    "the number of samples and append that once, after the epoch's loop")
-        raise CheckFailure(f"{what} should return one mean loss per epoch ({epochs} numbers); got "
-                           f"{describe_value(history)}{hint}")
+            hint = (_(" — {count} numbers, {value} per epoch: one per mini-batch? Add up each "
+                      "epoch's batch losses (times their sizes), divide by the number of "
+                      "samples and append that once, after the epoch's loop").format(
+                        count=len(history), value=len(history) // epochs))
+        raise CheckFailure(_("{what} should return one mean loss per epoch ({epochs} numbers); "
+                             "got {describe_value}{hint}").format(
+                               what=what, epochs=epochs, describe_value=describe_value(history),
+                               hint=hint))
     values = []
     for v in history:
         if isinstance(v, np.ndarray) and v.size == 1:
             v = v.item()
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise CheckFailure(f"{what} should return a list of numbers; got {describe_value(history)}")
+            raise CheckFailure(_("{what} should return a list of numbers; got {describe_value}").format(
+                                   what=what, describe_value=describe_value(history)))
         values.append(float(v))
     return values
 

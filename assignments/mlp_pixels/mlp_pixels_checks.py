@@ -6,12 +6,17 @@ layers (``mc.library_model``), and ``fit`` runs with the grader's standard loops
 the student's: a bug costs points only in the checks of the element that has it.
 """
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
 
+from grader.api import _, gettext
 from grader.api import (as_number, call, check_close, check_count, CheckFailure, describe_value,
                         models as mc)
+
+import mlp_pixels_mistakes as known
 
 SMALL_MLP = [("Flatten",), ("Linear", 784, 32), ("ReLU",), ("Linear", 32, 10)]
 
@@ -31,20 +36,26 @@ def train_loop_scenario(student, mnist, optimizer: str, lr: float, n: int, batch
     train, _, _ = mnist
     x, y = train.images[:n], train.labels[:n]
     model, local = mc.library_model(student, SMALL_MLP, seed=6)
+    start = copy.deepcopy(local)
     before = [p.detach().clone() for p in local.parameters()]
     loader = mc.recipe(student, "loader")(x, y, batch_size=batch_size)
     opt = mc.recipe(student, "optimizer")(optimizer, model, lr)
     loss = student.train_loop(loader, model, student.lib("torch.nn.CrossEntropyLoss")(), opt)
     after = mc.parameters(student, model)
-    local_opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(local.parameters(), lr=lr)
-    batch_mean, sample_mean = mc.reference_epoch(local, mc.batches(x, y, batch_size),
-                                                 nn.CrossEntropyLoss(), local_opt)
+    optimizer_class = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+    batches = mc.batches(x, y, batch_size)
+    batch_mean, sample_mean = mc.reference_epoch(local, batches, nn.CrossEntropyLoss(),
+                                                 optimizer_class(local.parameters(), lr=lr))
     if all(torch.equal(a, b) for a, b in zip(after, before)):
-        raise CheckFailure("train_loop did not change the weights: is optimizer.step() called "
-                           "after loss.backward()?")
+        raise known.NO_STEP.failure("train_loop did not change the weights")
     mc.compare_parameters(after, local, f"weights after one epoch of train_loop ({optimizer.upper()},"
-                          f" lr={lr:g}, {n} samples in batches of {batch_size})")
-    mc.mean_loss_matches(loss, batch_mean, sample_mean, "train_loop's return value")
+                          f" lr={lr:g}, {n} samples in batches of {batch_size})",
+                          known_mistakes=known.train_loop_mistakes(start, batches, optimizer_class,
+                                                                   lr))
+    mc.mean_loss_matches(loss, batch_mean, sample_mean, "train_loop's return value",
+                         known_mistakes=known.loss_mistakes(
+                             "train_loop", lambda: known.epoch_losses(start, batches,
+                                                                      optimizer_class, lr)))
 
 
 def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
@@ -58,24 +69,36 @@ def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
         expected = local(x).argmax(dim=1)
     if not isinstance(answer, (tuple, list)) or len(answer) != 3:
         got = type(answer).__name__ + (f" of {len(answer)}" if isinstance(answer, (tuple, list)) else "")
-        raise CheckFailure(f"perf_loop should return (n_correct, n_total, y_pred); got {got}")
+        raise CheckFailure(gettext("perf_loop should return (n_correct, n_total, y_pred); got {got}").format(
+                               got=got))
     n_correct, n_total, y_pred = answer
     last = n % batch_size or batch_size
     # Counts in any numeric type: `acc = 0.` (counting in a float) is the course's own idiom.
     total = as_number(n_total, "perf_loop's n_total")
-    if total in (batch_size, last) and total != n:
-        raise CheckFailure(f"perf_loop counted {total:g} samples out of {n} ({n} in batches of "
-                           f"{batch_size}): does it return inside the loop, after the first "
-                           "batch? Accumulate over the whole dataloader, then return.")
-    check_count(n_total, n, f"perf_loop's n_total ({n} samples in batches of {batch_size})")
-    check_count(n_correct, int((expected == y).sum()), "perf_loop's n_correct")
+    counted = f"perf_loop counted {total:g} samples out of {n} ({n} in batches of {batch_size})"
+    if total == batch_size != n:
+        raise known.RETURN_INSIDE_LOOP.failure(counted)
+    if total == last != n:
+        raise known.COUNTS_RESET.failure(counted)
+    # The handout's perf_loop counts n_total right (len(dataloader.dataset)) and returns inside
+    # the loop: its n_correct and y_pred are those of the first batch.
+    first = known.RETURN_INSIDE_LOOP
+
+    def first_batch(part: int):
+        return lambda: known.first_batch(local, x, y, batch_size)[part]
+
+    check_count(n_total, n, gettext("perf_loop's n_total ({n} samples in batches of {batch_size})").format(
+                                n=n, batch_size=batch_size))
+    check_count(n_correct, int((expected == y).sum()), "perf_loop's n_correct",
+                known_mistakes=[first.gives(first_batch(0))])
     try:
         preds = torch.as_tensor(y_pred).reshape(-1)
     except (TypeError, ValueError, RuntimeError):
-        raise CheckFailure(f"perf_loop's y_pred should be the predicted classes (a tensor, array "
-                           f"or list of ints); got {type(y_pred).__name__}") from None
-    check_close(preds.to(torch.int64), expected, "perf_loop's y_pred (predicted classes in "
-                "iteration order)", rtol=0, atol=0)
+        raise CheckFailure(gettext("perf_loop's y_pred should be the predicted classes (a tensor, "
+                             "array or list of ints); got {name}").format(
+                               name=type(y_pred).__name__)) from None
+    check_close(preds.to(torch.int64), expected, gettext("perf_loop's y_pred (predicted classes in "
+                                                   "iteration order)"), rtol=0, atol=0, known_mistakes=[first.gives(first_batch(2))])
 
 
 def losses(value) -> list[float] | None:
@@ -107,7 +130,9 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
     trainloader, validloader = loader(x, y, batch_size=32), loader(x, y_valid, batch_size=32)
     loss_fn = student.lib("torch.nn.CrossEntropyLoss")()
     opt = mc.recipe(student, "optimizer")("adam", model, 1e-3)
-    checkpoint = "best_model.pt"   # relative: the student process's own scratch folder
+    # Relative: the student process's own scratch folder. One name per scenario, so a fit that
+    # saves nothing cannot pass with the file an earlier check left.
+    checkpoint = f"best_model_{'first' if first_is_best else 'last'}.pt"
     loops = {"train_loop": student.lib("grader.training.standard_train_loop"),
              "valid_loop": student.lib("grader.training.standard_valid_loop")}
     history = mc.recipe(student, "call_with_module_globals")(
@@ -125,36 +150,53 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
 
     if not isinstance(history, dict) or not {"train_loss", "valid_loss", "best_epoch"} <= set(history):
         keys = sorted(history) if isinstance(history, dict) else type(history).__name__
-        raise CheckFailure(f"fit should return a dict with train_loss, valid_loss and best_epoch; "
-                           f"got {keys}")
+        raise CheckFailure(gettext("fit should return a dict with train_loss, valid_loss and "
+                             "best_epoch; got {keys}").format(keys=keys))
     recorded = {}
     for key in ("train_loss", "valid_loss"):
         recorded[key] = losses(history[key])
         if recorded[key] is None or len(recorded[key]) != epochs:
-            raise CheckFailure(f"fit(..., epochs={epochs}): history[{key!r}] should hold one loss "
-                               f"per epoch; got {describe_value(history[key])}")
+            raise CheckFailure(gettext("fit(..., epochs={epochs}): history[{key!r}] should hold one "
+                                 "loss per epoch; got {describe_value}").format(
+                                   epochs=epochs, key=key,
+                                   describe_value=describe_value(history[key])))
     check_close(torch.tensor(recorded["valid_loss"]), torch.tensor(valid_losses),
-                "fit's history['valid_loss']", rtol=1e-4, atol=1e-5)
-    check_count(history["best_epoch"], best, "fit's best_epoch (0-based index of the lowest "
-                f"valid loss in {['%.4f' % v for v in valid_losses]})")
+                gettext("fit's history['valid_loss']"), rtol=1e-4, atol=1e-5)
+    never_first = known.FIRST_EPOCH_NEVER_SAVED
+    check_count(history["best_epoch"], best, gettext("fit's best_epoch (0-based index of the lowest "
+                                               "valid loss in {value})").format(
+                                                 value=['%.4f' % v for v in valid_losses]), known_mistakes=[
+                    known.ONE_BASED_EPOCH.gives(best + 1),
+                    never_first.when(lambda v: best == 0 and v is None),
+                    never_first.gives(known.best_epoch_without_the_first(valid_losses))])
     try:
         saved = student.lib("torch.load")(checkpoint, weights_only=True)
     except CheckFailure as e:
-        raise CheckFailure(f"fit did not save a readable checkpoint at {checkpoint!r} (the best "
-                           f"epoch was {best}; the first epoch counts too): {e}") from None
+        if best == 0:
+            raise never_first.failure(f"fit did not save a readable checkpoint at "
+                                      f"{checkpoint!r}; the best epoch was 0") from None
+        raise CheckFailure(gettext("fit did not save a readable checkpoint at {checkpoint!r} (the "
+                             "best epoch was {best}; the first epoch counts too): {e}").format(
+                               checkpoint=checkpoint, best=best, e=e)) from None
     if not isinstance(saved, dict) or sorted(saved) != sorted(states[best]):
         got = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
-        raise CheckFailure(f"the checkpoint should be model.state_dict() ({sorted(states[best])}); "
-                           f"got {got}")
+        raise CheckFailure(gettext("the checkpoint should be model.state_dict() ({sorted}); got {got}").format(
+                               sorted=sorted(states[best]), got=got))
     for key, expected in states[best].items():
         if torch.allclose(saved[key], expected, rtol=1e-5, atol=1e-6):
             continue
         other = [e for e, state in enumerate(states)
                  if torch.allclose(saved[key], state[key], rtol=1e-5, atol=1e-6)]
         which = f"those of epoch {other[0]}" if other else "those of no epoch"
-        raise CheckFailure(f"the checkpoint holds the wrong weights: tensor {key!r} matches "
-                           f"{which}, not those of the best epoch {best} (valid losses "
-                           f"{['%.4f' % v for v in valid_losses]})")
+        if other == [epochs - 1]:
+            raise known.SAVES_EVERY_EPOCH.failure(
+                f"the checkpoint holds the weights of the last epoch, not those of the best "
+                f"epoch {best}")
+        raise CheckFailure(gettext("the checkpoint holds the wrong weights: tensor {key!r} matches "
+                             "{which}, not those of the best epoch {best} (valid losses "
+                             "{value})").format(
+                               key=key, which=which, best=best,
+                               value=['%.4f' % v for v in valid_losses]))
     return best
 
 
@@ -171,7 +213,7 @@ def accuracy_scenario(student, settings, splits, score, seed: int):
     epochs = int(settings["accuracy_epochs"])
     train_kwargs = dict(epochs=epochs, lr=float(settings["accuracy_lr"]), optimizer="adam",
                         batch_size=int(settings["accuracy_batch_size"]), seed=seed)
-    what = "MLP(activation=nn.ReLU) trained by your train_loop"
+    what = _("MLP(activation=nn.ReLU) trained by your train_loop")
     student.process.reseed(seed)
     model = student.MLP(activation=student.lib("torch.nn.ReLU"))
     torch.manual_seed(seed)

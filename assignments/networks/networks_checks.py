@@ -13,10 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from grader.api import _
 from grader.api import (check_close, check_parameter_count, check_parameter_layout, check_shape,
                         CheckFailure, describe_value, models as mc, NotImplementedYet,
                         StudentError)
 from grader import api
+
+import networks_mistakes as known
 
 # LeNet-5 on 28×28 images without padding: 28 -conv5-> 24 -pool2-> 12 -conv5-> 8 -pool2-> 4.
 LENET_SHAPES = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 256), (120,), (84, 120), (84,),
@@ -103,21 +106,22 @@ def output_shape(student, name: str, kwargs: dict, shape: tuple[int, ...], class
     except NotImplementedYet:
         raise
     except StudentError as e:
-        hint = lenet_hint(mc.layout(student, model)) if name == "Cnn" else ""
-        if not hint and len(shape) == 4 and name != "Cnn":
-            hint = (f"\n{name} was given images [{shape[0]}, 1, 28, 28]: flatten the input at the "
-                    "start of forward — x = x.reshape(x.shape[0], -1) (or nn.Flatten()) — so "
-                    "that the first Linear layer gets rows of 784 pixels.")
-        if not hint and len(shape) == 2:
-            hint = ("\nEvery network must also accept flat rows [B, 784]: "
-                    + ("reshape them to images [B, 1, 28, 28] at the start of forward."
-                       if name == "Cnn" else "flatten the input at the start of forward."))
-        raise CheckFailure(f"{e}{hint}") from None
+        mistake = lenet_mistake(mc.layout(student, model)) if name == "Cnn" else None
+        if mistake is None and len(shape) == 4 and name != "Cnn":
+            mistake = known.IMAGES_NOT_FLATTENED.at(f"{name}.forward")
+        if mistake is None and len(shape) == 2 and name == "Cnn":
+            mistake = known.FLAT_ROWS_NOT_RESHAPED
+        if mistake is not None:
+            raise mistake.failure(str(e)) from None
+        hint = (_("\nEvery network must also accept flat rows [B, 784]: flatten the input at "
+                  "the start of forward.") if len(shape) == 2 else "")
+        raise CheckFailure(_("{e}{hint}").format(e=e, hint=hint)) from None
     try:
-        check_shape(out, (shape[0], classes), f"{call(name, kwargs)}(x) for x of shape {list(shape)}")
+        check_shape(out, (shape[0], classes), _("{call}(x) for x of shape {shape}").format(
+                                                  call=call(name, kwargs), shape=list(shape)))
     except CheckFailure as e:
-        raise CheckFailure(f"{e} ({layout}: every network must accept flat rows [B, 784] and "
-                           "images [B, 1, 28, 28])") from None
+        raise CheckFailure(_("{e} ({layout}: every network must accept flat rows [B, 784] and "
+                             "images [B, 1, 28, 28])").format(e=e, layout=layout)) from None
 
 
 def parameter_count(student, name: str, kwargs: dict) -> None:
@@ -128,60 +132,49 @@ def parameter_count(student, name: str, kwargs: dict) -> None:
     try:
         check_parameter_count(layout, expected, call(name, kwargs))
     except CheckFailure as e:
-        hint = lenet_hint(layout) if name == "Cnn" else mlp_hint(layout, name, kwargs)
-        raise CheckFailure(f"{e}{hint}") from None
+        raise_if_known(e, layout, name, kwargs)
+        raise
 
 
-def mlp_hint(layout: list[dict], name: str, kwargs: dict) -> str:
+def mlp_mistake(layout: list[dict], name: str, kwargs: dict) -> api.Mistake | None:
+    """The known mistake a ShallowNet or DeepNet with these parameter shapes makes, if any."""
     shapes = [tuple(p["shape"]) for p in layout if len(p["shape"]) == 2]
     wanted = [tuple(p.shape) for p in handout(name, kwargs).parameters() if p.dim() == 2]
     if len(shapes) == len(wanted) - 1 and shapes == wanted[:-1]:
-        return ("\nThe last Linear layer (to output_num classes) is missing: after the hidden "
-                "layers comes one more Linear, without ReLU.")
+        return known.NO_OUTPUT_LAYER.at(f"{name}.__init__")
     if shapes and len(shapes) == len(wanted) and shapes != wanted:
-        arg = "hidden_num" if name == "ShallowNet" else "hidden_sizes"
-        return (f"\nThe Linear layers' widths differ from those asked: are input_num, {arg} and "
-                "output_num used (not fixed sizes)?")
-    return ""
+        return known.HIDDEN_SIZES_IGNORED.at(f"{name}.__init__")
+    return None
 
 
-ORIGINAL_LENET = ("\nThis is the original LeNet-5, made for 32×32 images: padding 2 on the first "
-                  "convolution, C5 as a 5×5 convolution to 120 maps (61,706 parameters), usually "
-                  "with tanh and average pooling. The practical's Cnn is LeNet-5 for 28×28 images "
-                  "without padding: Conv2d(1, 6, 5) → ReLU → MaxPool2d(2), Conv2d(6, 16, 5) → ReLU "
-                  "→ MaxPool2d(2), flatten (16·4·4 = 256 features), Linear(256, 120) → ReLU, "
-                  "Linear(120, 84) → ReLU, Linear(84, 10).")
+def raise_if_known(failure: CheckFailure, layout: list[dict], name: str, kwargs: dict) -> None:
+    """Raise ``failure`` as the known mistake the network's parameter shapes show, if any."""
+    mistake = lenet_mistake(layout) if name == "Cnn" else mlp_mistake(layout, name, kwargs)
+    if mistake is not None:
+        raise mistake.failure(str(failure)) from None
 
 
-def lenet_hint(layout: list[dict]) -> str:
+def lenet_mistake(layout: list[dict]) -> api.Mistake | None:
+    """The known mistake a Cnn with these parameter shapes makes, if any."""
     shapes = [tuple(p["shape"]) for p in layout]
     if any(len(s) == 4 and s[0] == 120 and s[2:] == (5, 5) for s in shapes):
-        return ORIGINAL_LENET
+        return known.ORIGINAL_LENET5
     fc = [s for s in shapes if len(s) == 2]
     if not fc:
-        return ""
-    first = fc[0][1]
-    if first == 400:
-        return ("\nThe first fully connected layer takes 16·5·5 = 400 features: that is LeNet's size "
-                "for 32×32 inputs (or with padding=2). On 28×28 images without padding: "
-                "28 -conv5→ 24 -pool→ 12 -conv5→ 8 -pool→ 4, so 16·4·4 = 256 features.")
-    if first == 16 * 8 * 8:
-        return ("\nThe first fully connected layer takes 16·8·8 = 1,024 features: is the max-pooling "
-                "after the second convolution missing? 8×8 maps pooled by 2 give 16·4·4 = 256.")
-    if first == 16 * 6 * 6:
-        return ("\nThe first fully connected layer takes 16·6·6 features: is padding used? No "
-                "padding: 16·4·4 = 256.")
-    return ""
+        return None
+    return {400: known.LENET_FOR_32, 16 * 8 * 8: known.NO_SECOND_POOL,
+            16 * 6 * 6: known.LENET_FOR_32}.get(fc[0][1])
 
 
 def lenet_layout(student) -> None:
     layout = mc.layout(student, build(student, "Cnn", {}))
     try:
-        check_parameter_layout(layout, LENET_SHAPES, "Cnn() in order of registration")
+        check_parameter_layout(layout, LENET_SHAPES, _("Cnn() in order of registration"))
     except CheckFailure as e:
-        raise CheckFailure(f"{e}\nExpected conv1 6×1×5×5, conv2 16×6×5×5, fc1 120×256, fc2 84×120, "
-                           f"fc3 10×84, each followed by its bias (layers registered in the order "
-                           f"they are used).{lenet_hint(layout)}") from None
+        raise_if_known(e, layout, "Cnn", {})
+        raise CheckFailure(_("{e}\nExpected conv1 6×1×5×5, conv2 16×6×5×5, fc1 120×256, fc2 "
+                             "84×120, fc3 10×84, each followed by its bias (layers registered "
+                             "in the order they are used).").format(e=e)) from None
 
 
 def matches_handout(student, name: str, kwargs: dict, x: torch.Tensor, seed: int) -> None:
@@ -195,25 +188,29 @@ def matches_handout(student, name: str, kwargs: dict, x: torch.Tensor, seed: int
     try:
         mc.copy_reference_weights(student, model, local, what)
     except CheckFailure as e:
-        hint = lenet_hint(layout) if name == "Cnn" else mlp_hint(layout, name, kwargs)
-        raise CheckFailure(f"{e}{hint}") from None
+        raise_if_known(e, layout, name, kwargs)
+        raise
     out = mc.recipe(student, "forward")(model, x)
     with torch.no_grad():
         expected = local(x)
     try:
-        check_close(out, expected, f"{what} output with the handout network's weights on "
-                    f"{x.shape[0]} inputs of shape {list(x.shape[1:])}", rtol=1e-4, atol=1e-5,
+        check_close(out, expected, _("{what} output with the handout network's weights on "
+                                     "{shape} inputs of shape {shape2}").format(
+                                       what=what, shape=x.shape[0], shape2=list(x.shape[1:])), rtol=1e-4, atol=1e-5,
                     expected_label="handout")
     except CheckFailure as e:
-        raise CheckFailure(f"{e}{explain(out, x, local, name, kwargs)}") from None
+        mistake = explain(out, x, local, name, kwargs)
+        if mistake is not None:
+            raise mistake.failure(str(e)) from None
+        raise
 
 
-def explain(out, x: torch.Tensor, local: nn.Module, name: str, kwargs: dict) -> str:
-    """A hint when the student's output is what a usual mistake gives."""
+def explain(out, x: torch.Tensor, local: nn.Module, name: str, kwargs: dict) -> api.Mistake | None:
+    """The usual mistake whose network gives the student's output, if any."""
     try:
         got = torch.as_tensor(out).to(torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        return ""
+        return None
     state = local.state_dict()
     for label, variant in variants(name).items():
         if name == "Cnn" and label.startswith("with a ReLU after"):
@@ -224,10 +221,11 @@ def explain(out, x: torch.Tensor, local: nn.Module, name: str, kwargs: dict) -> 
             other.load_state_dict(state)
             with torch.no_grad():
                 expected = other(x)
-        if got.shape == expected.shape and torch.allclose(got, expected.to(torch.float64),
-                                                          rtol=1e-4, atol=1e-5):
-            return f"\nYour output is exactly what the network gives {label}."
-    return ""
+        mistake = known.variant_mistake(label)
+        if mistake is not None and got.shape == expected.shape and torch.allclose(
+                got, expected.to(torch.float64), rtol=1e-4, atol=1e-5):
+            return mistake.at(mistake.element or f"{name}.forward")
+    return None
 
 
 # ----------------------------------------------------------------- crafted ReLU scenarios
@@ -278,7 +276,7 @@ def relu_crafted(student, name: str, seed: int) -> None:
     and (DeepNet) the output layer must stay linear."""
     x = torch.randn(8, 784, generator=torch.Generator().manual_seed(seed))
     values, expected, without_relu = (shallow_crafted if name == "ShallowNet" else deep_crafted)(x)
-    what = f"{name}() with crafted weights"
+    what = _("{name}() with crafted weights").format(name=name)
     model = build(student, name, {})
     mapping = mc.match_layout(mc.layout(student, model), handout(name, {}), f"{name}()")
     mc.recipe(student, "load_parameters")(model, mc.to_student_order(values, mapping))
@@ -291,13 +289,13 @@ def relu_crafted(student, name: str, seed: int) -> None:
         story = ("hidden pairs hold ±x_i then ±(|x_m| − 0.8), so after each ReLU they add up to "
                  "absolute values; output k is Σ||x_m| − 0.8| − 20 (m < 64, m % 10 = k), negative")
     if torch.allclose(got, without_relu, atol=1e-4):
-        raise CheckFailure(f"{what}: the outputs are {without_relu[0, 0].item():g}, what the network "
-                           f"gives without ReLU ({story}; without ReLU each pair cancels). Are "
-                           "negative pre-activations of the hidden layers zeroed by a ReLU?")
+        raise known.NO_RELU.at(f"{name}.forward").failure(
+            f"{what}: the outputs are {without_relu[0, 0].item():g}, what the network gives "
+            f"without ReLU ({story}; without ReLU each pair cancels)")
     if name == "DeepNet" and torch.allclose(got, expected.clamp_min(0), atol=1e-4):
-        raise CheckFailure(f"{what}: every output is 0 where the logits should be negative "
-                           f"(about {expected.mean().item():.1f}): is a ReLU applied after the "
-                           "output layer? The last Linear returns the logits as they are.")
+        raise known.RELU_ON_OUTPUT.at(f"{name}.__init__").failure(
+            f"{what}: every output is 0 where the logits should be negative (about "
+            f"{expected.mean().item():.1f})")
     check_close(got, expected, f"{what} ({story})", rtol=1e-4, atol=1e-4)
 
 
@@ -310,7 +308,8 @@ def as_bool(value, what: str) -> bool:
         return bool(value)
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype == torch.bool:
         return bool(value.item())
-    raise CheckFailure(f"{what} should return True or False, got {describe_value(value)}")
+    raise CheckFailure(_("{what} should return True or False, got {describe_value}").format(
+                           what=what, describe_value=describe_value(value)))
 
 
 def early_stopping(student, losses: list[float], expected_stop: int | None, *,
@@ -334,12 +333,17 @@ def early_stopping(student, losses: list[float], expected_stop: int | None, *,
             else f"said to stop at epoch {first + 1} (loss {losses[first]:g})")
     wanted = ("it should never say stop" if expected_stop is None
               else f"it should say stop at epoch {expected_stop + 1} (loss {losses[expected_stop]:g})")
+    found = api.matching(first, known.early_stopping_mistakes(
+        losses, 2 if patience is None else patience, 1e-3 if min_delta is None else min_delta),
+        lambda got, wrong: got == wrong)
+    if found is not None:
+        raise found[0].failure(f"{made} fed the valid losses [{shown}], one per epoch: step "
+                               f"{told}; {wanted}")
     hint = ""
     if first is not None and expected_stop is not None and first == expected_stop + 1:
-        hint = (" — one epoch late: stop as soon as the count of epochs without improvement "
-                "reaches patience (>=, not >)")
+        hint = _(" — one epoch late")
     elif first is not None and expected_stop is not None and first == expected_stop - 1:
-        hint = " — one epoch early"
+        hint = _(" — one epoch early")
     raise CheckFailure(f"{made} fed the valid losses [{shown}], one per epoch: step {told}; "
                        f"{wanted}{hint}. {why}".rstrip())
 
@@ -360,7 +364,7 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
     epochs = int(settings["accuracy_epochs"])
     train_kwargs = dict(epochs=epochs, lr=float(settings["accuracy_lr"]), optimizer="adam",
                         batch_size=int(settings["accuracy_batch_size"]), seed=seed)
-    what = f"{name}() trained with the grader's loop"
+    what = _("{name}() trained with the grader's loop").format(name=name)
     student.process.reseed(seed)
     model = build(student, name, {})
     torch.manual_seed(seed)
@@ -371,10 +375,10 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
     try:
         mc.match_layout(parameters, local, f"{name}()")
     except CheckFailure as e:
-        hint = lenet_hint(parameters) if name == "Cnn" else mlp_hint(parameters, name, {})
-        raise CheckFailure(f"{e}\nThe accuracy is computed here from your network's parameters "
-                           f"with the handout's {name}: the layers must be those of the handout."
-                           f"{hint}") from None
+        raise_if_known(e, parameters, name, {})
+        raise CheckFailure(_("{e}\nThe accuracy is computed here from your network's parameters "
+                             "with the handout's {name}: the layers must be those of the "
+                             "handout.").format(e=e, name=name)) from None
 
     def train_in_child():
         try:
@@ -386,7 +390,7 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
         except StudentError as e:
             hint = training_hint(student, model, name, e, len(train.labels),
                                  train_kwargs["batch_size"])
-            raise CheckFailure(f"{e}{hint}") from None
+            raise CheckFailure(_("{e}{hint}").format(e=e, hint=hint)) from None
 
     shape = (8, 1, 28, 28) if name == "Cnn" else (8, 784)
     probes = torch.rand(shape, generator=torch.Generator().manual_seed(100 + seed))
@@ -415,8 +419,9 @@ def training_hint(student, model, name: str, error: StudentError, n: int, batch_
                 f"training have {batch_size} images, {sizes}. Use the batch's own size, "
                 "x.shape[0] (or -1), for the first dimension.")
     if "shapes cannot be multiplied" in error.message or "size mismatch" in error.message:
-        layout = mc.layout(student, model)
-        hint = lenet_hint(layout) if name == "Cnn" else ""
-        return hint or ("\nThe layer sizes do not fit the input: check the input size of each "
-                        "layer against the output size of the one before.")
+        mistake = lenet_mistake(mc.layout(student, model)) if name == "Cnn" else None
+        if mistake is not None:
+            return "\n" + api.mistake_message(mistake)
+        return ("\nThe layer sizes do not fit the input: check the input size of each layer "
+                "against the output size of the one before.")
     return ""

@@ -17,8 +17,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+from grader.api import _
 from grader.api import (as_number, as_tensor, call, check_close, check_finite, check_number,
                         check_shape, CheckFailure, describe_value, models as mc, recipe)
+
+import perceptron_mistakes as known
 
 RANGE = 0.001  # init_params draws uniformly from [-RANGE, RANGE]
 
@@ -34,7 +37,8 @@ def one_hot(labels: torch.Tensor, classes: int, dtype=torch.float32) -> torch.Te
 def pair(value, what: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``(w, b)`` from what init_params returned."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise CheckFailure(f"{what} should return the pair (w, b); got {describe_value(value)}")
+        raise CheckFailure(_("{what} should return the pair (w, b); got {describe_value}").format(
+                               what=what, describe_value=describe_value(value)))
     return as_tensor(value[0], f"{what}'s w"), as_tensor(value[1], f"{what}'s b")
 
 
@@ -46,18 +50,17 @@ def init_shapes(student, n_in: int, n_out: int, with_generator: bool) -> None:
     what = f"init_params({n_in}, {n_out}{', generator=g' if with_generator else ''})"
     w, b = pair(student.init_params(n_in, n_out, **kwargs), what)
     if n_in != n_out and tuple(w.shape) == (n_out, n_in):
-        raise CheckFailure(f"{what}: w has shape {list(w.shape)}, expected [{n_in}, {n_out}]: "
-                           f"it is transposed. The course's layout is w [n_in, n_out], so that "
-                           f"y = x @ w for a batch x [B, n_in].")
+        raise known.W_TRANSPOSED.failure(f"{what}: w has shape {list(w.shape)}, expected "
+                                         f"[{n_in}, {n_out}]")
     check_shape(w, (n_in, n_out), f"{what}: w")
     if tuple(b.shape) == (n_out,):
-        raise CheckFailure(f"{what}: b has shape [{n_out}], expected [1, {n_out}] — a row, one "
-                           f"bias per output, broadcast over the batch in x @ w + b")
+        raise known.B_FLAT.failure(f"{what}: b has shape [{n_out}], expected [1, {n_out}]")
     check_shape(b, (1, n_out), f"{what}: b")
     for name, value in (("w", w), ("b", b)):
         if value.dtype != torch.float32:
-            raise CheckFailure(f"{what}: {name} is {str(value.dtype).replace('torch.', '')}, "
-                               "expected float32 (the dtype of the MNIST images)")
+            raise known.NOT_FLOAT32.failure(f"{what}: {name} is "
+                                            f"{str(value.dtype).replace('torch.', '')}, expected "
+                                            "float32")
 
 
 def init_range(student, n_in: int, n_out: int, seed: int) -> None:
@@ -68,22 +71,26 @@ def init_range(student, n_in: int, n_out: int, seed: int) -> None:
     for name, value in (("w", w), ("b", b)):
         v = check_finite(value, f"{what}: {name}").to(torch.float64)
         if v.numel() == 0:
-            raise CheckFailure(f"{what}: {name} is empty (shape {list(v.shape)})")
+            raise CheckFailure(_("{what}: {name} is empty (shape {shape})").format(
+                                   what=what, name=name, shape=list(v.shape)))
         low, high = v.min().item(), v.max().item()
         if low < -RANGE * (1 + 1e-6) or high > RANGE * (1 + 1e-6):
-            raise CheckFailure(f"{what}: {name} holds values in [{low:.3g}, {high:.3g}], outside "
-                               f"[-0.001, 0.001]: draw uniformly from [-0.001, 0.001]")
+            raise known.INIT_TOO_WIDE.failure(f"{what}: {name} holds values in [{low:.3g}, "
+                                              f"{high:.3g}], outside [-0.001, 0.001]")
         if v.numel() > 1 and low == high:
-            raise CheckFailure(f"{what}: every value of {name} is {low:g}: draw them at random, "
-                               "uniformly in [-0.001, 0.001]")
+            raise known.INIT_CONSTANT.failure(f"{what}: every value of {name} is {low:g}")
     v = w.to(torch.float64)
     if v.numel() >= 1000:
         low, high, mean = v.min().item(), v.max().item(), v.mean().item()
+        if low >= 0:
+            raise known.INIT_POSITIVE_ONLY.failure(
+                f"{what}: the {v.numel():,} values of w lie in [{low:.3g}, {high:.3g}]")
         if low > -0.9 * RANGE or high < 0.9 * RANGE or abs(mean) > 0.1 * RANGE:
             raise CheckFailure(
-                f"{what}: the {v.numel():,} values of w lie in [{low:.3g}, {high:.3g}] with mean "
-                f"{mean:.3g}; uniform draws from [-0.001, 0.001] cover the whole interval, "
-                "negative values included, with mean ≈ 0")
+                _("{what}: the {numel:,} values of w lie in [{low:.3g}, {high:.3g}] with mean "
+                  "{mean:.3g}; uniform draws from [-0.001, 0.001] cover the whole interval, "
+                  "negative values included, with mean ≈ 0").format(
+                    what=what, numel=v.numel(), low=low, high=high, mean=mean))
 
 
 def init_generator(student, n_in: int, n_out: int, seed: int, other_seed: int) -> None:
@@ -94,16 +101,13 @@ def init_generator(student, n_in: int, n_out: int, seed: int, other_seed: int) -
     (w1, b1), (w2, b2), (w3, b3) = (pair(d, what) for d in draws)
     for name, first, second in (("w", w1, w2), ("b", b1, b2)):
         if first.shape != second.shape or not torch.equal(first, second):
-            raise CheckFailure(
+            raise known.GENERATOR_IGNORED.failure(
                 f"two calls of init_params({n_in}, {n_out}, generator=g) with g = "
-                f"torch.Generator().manual_seed({seed}) both times gave different {name} "
-                "(the global RNG was reseeded differently in between): draw with the generator "
-                f"you are given, e.g. torch.rand(..., generator=generator) or "
-                f".uniform_(-0.001, 0.001, generator=generator)")
+                f"torch.Generator().manual_seed({seed}) both times gave different {name}")
     if w1.shape == w3.shape and b1.shape == b3.shape and torch.equal(w1, w3) and torch.equal(b1, b3):
-        raise CheckFailure(f"init_params({n_in}, {n_out}, generator=g) gave the same w and b for "
-                           f"generators seeded {seed} and {other_seed}: draw with the generator "
-                           "you are given (not a fixed seed or a generator of your own)")
+        raise known.GENERATOR_IGNORED.failure(
+            f"init_params({n_in}, {n_out}, generator=g) gave the same w and b for generators "
+            f"seeded {seed} and {other_seed}")
 
 
 # ---------------------------------------------------------------------------------- forward
@@ -120,10 +124,11 @@ def forward_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, 
     tol = _tolerance(dtype)
     expected = x64 @ w64 + b64
     if not _close(y, expected, tol) and _close(y, x64 @ w64, tol):
-        raise CheckFailure(f"{what} equals x @ w: the bias b is missing (y = x @ w + b)")
+        raise known.NO_BIAS.failure(f"{what} equals x @ w")
     check_close(y, expected, what, rtol=tol, atol=tol, expected_label="x @ w + b")
     if y.dtype != dtype:
-        raise CheckFailure(f"{what} returned {_name(y.dtype)}: keep the inputs' dtype")
+        raise CheckFailure(_("{what} returned {name}: keep the inputs' dtype").format(
+                               what=what, name=_name(y.dtype)))
 
 
 # ----------------------------------------------------------------------------------- update
@@ -136,17 +141,21 @@ def update_scenario(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, 
     t = one_hot(torch.randint(0, n_out, (n,), generator=g), n_out, dtype)
     w = (torch.randn(n_in, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
     b = (torch.randn(1, n_out, generator=g, dtype=torch.float64) * 0.01).to(dtype)
-    what = f"update(x, t, w, b, eta={eta:g}) for x [{n}, {n_in}], w [{n_in}, {n_out}] ({_name(dtype)})"
+    what = _("update(x, t, w, b, eta={eta:g}) for x [{n}, {n_in}], w [{n_in}, {n_out}] ({name})").format(
+               eta=eta, n=n, n_in=n_in, n_out=n_out, name=_name(dtype))
     after = call(what, recipe(student, "apply_update"), student.update, x, t, w, b, eta)
     if not isinstance(after, dict) or not {"w", "b"} <= set(after):
-        raise CheckFailure(f"{what}: no w and b came back ({describe_value(after)})")
+        raise CheckFailure(_("{what}: no w and b came back ({describe_value})").format(
+                               what=what, describe_value=describe_value(after)))
     # Autograd's gradient of ½‖t − y‖² (summed over the batch), in float64.
     wg = w.double().requires_grad_()
     bg = b.double().requires_grad_()
     (0.5 * ((t.double() - (x.double() @ wg + bg)) ** 2).sum()).backward()
     return {"what": what, "n": n, "dtype": dtype, "eta": eta, "x": x, "t": t, "w": w, "b": b,
-            "w_after": check_shape(after["w"], w.shape, f"{what}: w after the call"),
-            "b_after": check_shape(after["b"], b.shape, f"{what}: b after the call"),
+            "w_after": check_shape(after["w"], w.shape, _("{what}: w after the call").format(
+                                                            what=what)),
+            "b_after": check_shape(after["b"], b.shape, _("{what}: b after the call").format(
+                                                            what=what)),
             "step_w": -eta * wg.grad, "step_b": -eta * bg.grad}
 
 
@@ -159,10 +168,11 @@ def update_in_place(student, **kwargs) -> None:
     s = update_scenario(student, **kwargs)
     unchanged = [name for name in ("w", "b") if torch.equal(s[f"{name}_after"], s[name])]
     if unchanged:
-        raise CheckFailure(f"{s['what']} left {' and '.join(unchanged)} unchanged. {IN_PLACE_HINT}")
+        raise known.NOT_IN_PLACE.failure(f"{s['what']} left {' and '.join(unchanged)} unchanged")
     for name in ("w", "b"):
         if s[f"{name}_after"].dtype != s["dtype"]:
-            raise CheckFailure(f"{s['what']}: {name} became {_name(s[f'{name}_after'].dtype)}")
+            raise CheckFailure(_("{s}: {name} became {name2}").format(
+                                   s=s['what'], name=name, name2=_name(s[f'{name}_after'].dtype)))
 
 
 def update_weights(student, **kwargs) -> None:
@@ -182,7 +192,7 @@ def _compare_step(s: dict, name: str, formula: str) -> None:
     what, n = s["what"], s["n"]
     got = after - before
     if torch.equal(after, before):
-        raise CheckFailure(f"{what} left {name} unchanged. {IN_PLACE_HINT}")
+        raise known.NOT_IN_PLACE.failure(f"{what} left {name} unchanged")
     tol = _tolerance(s["dtype"]) * 10
     scale = expected.abs().max().item()
 
@@ -191,28 +201,24 @@ def _compare_step(s: dict, name: str, formula: str) -> None:
 
     if not matches(expected):
         if matches(-expected):
-            raise CheckFailure(f"{what} moved {name} the wrong way (by −({formula})): with "
-                               f"grad = t − forward(x, w, b), add eta · ... to {name}; that "
-                               "steps down the gradient of ½‖t − y‖²")
+            raise known.WRONG_SIGN.failure(f"{what} moved {name} by −({formula})")
         if n > 1 and matches(expected / n):
-            raise CheckFailure(f"{what} moved {name} by the mean over the batch of {n}; the "
-                               f"course's rule adds the sum ({formula}) — one gradient step "
-                               "on ½‖t − y‖² summed over the batch")
+            raise known.MEAN_OVER_BATCH.failure(f"{what} moved {name} by the mean over the "
+                                                f"batch of {n}, expected the sum ({formula})")
         if n > 1 and matches(expected * n):
-            raise CheckFailure(f"{what} moved {name} {n} times too far (the batch has {n} "
-                               f"samples): the step is {formula}")
+            raise known.TIMES_BATCH.failure(f"{what} moved {name} {n} times too far (the batch "
+                                            f"has {n} samples): the step is {formula}")
         x, t = s["x"].double(), s["t"].double()
         error = t - (x @ s["w"].double() + s["b"].double())
         eta = s["eta"]
         if name == "w" and n > 1 and matches(eta * x.reshape(x.shape[1], n) @ error):
-            raise CheckFailure(f"{what} moved w by eta · x.reshape(n_in, B) @ (t − y): reshape "
-                               "(or view) keeps the values in memory order, it does not "
-                               "transpose — use x.T")
+            raise known.RESHAPE_NOT_TRANSPOSE.failure(f"{what} moved w by eta · "
+                                                      "x.reshape(n_in, B) @ (t − y)")
         if matches(eta * x.T @ t if name == "w" else eta * t.sum(dim=0, keepdim=True)):
-            raise CheckFailure(f"{what} moved {name} by eta · {'xᵀ t' if name == 'w' else 'Σ t'}"
-                               ": the error is t − y with y = forward(x, w, b), not the "
-                               "target t alone")
-        check_close(got, expected, f"{what}: the change of {name} (expected {formula})",
+            raise known.ERROR_IS_TARGET.failure(
+                f"{what} moved {name} by eta · {'xᵀ t' if name == 'w' else 'Σ t'}")
+        check_close(got, expected, _("{what}: the change of {name} (expected {formula})").format(
+                                       what=what, name=name, formula=formula),
                     rtol=tol, atol=tol * scale, expected_label="expected")
 
 
@@ -234,17 +240,21 @@ def accuracy_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype,
     labels = torch.where(right, predicted, (predicted + shift) % n_out)
     t = one_hot(labels, n_out, dtype)
     expected = float((predicted == labels).double().mean())
-    what = f"accuracy(x, t, w, b) for {n} samples, {n_out} classes ({_name(dtype)})"
+    what = _("accuracy(x, t, w, b) for {n} samples, {n_out} classes ({name})").format(
+               n=n, n_out=n_out, name=_name(dtype))
     value = call(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
     got = as_number(value, what)
     if n > 1 and math.isclose(got, expected * n, abs_tol=1e-6) and expected not in (0.0, 1.0):
-        raise CheckFailure(f"{what} returned {got:g}, the number of correct rows; return the "
-                           f"share ({expected:g}), a float in [0, 1]")
+        raise known.COUNT_NOT_SHARE.failure(f"{what} returned {got:g}, the number of correct "
+                                            f"rows; expected the share {expected:g}")
     if math.isclose(got, 100 * expected, abs_tol=1e-4) and expected != 0.0:
-        raise CheckFailure(f"{what} returned {got:g}, a percentage; return the share "
-                           f"({expected:g}), a float in [0, 1]")
-    check_number(got, expected, f"{what} ({round(expected * n)} of {n} rows have "
-                 "argmax(x @ w + b) = argmax(t))", rtol=0, atol=1e-6)
+        raise known.PERCENTAGE.failure(f"{what} returned {got:g}; expected the share "
+                                       f"{expected:g}")
+    by_column = float(((x.double() @ w.double() + b.double()).argmax(dim=0)
+                       == t.double().argmax(dim=0)).double().mean())
+    check_number(got, expected, _("{what} ({value} of {n} rows have argmax(x @ w + b) = "
+                                  "argmax(t))").format(what=what, value=round(expected * n), n=n), rtol=0, atol=1e-6,
+                 known_mistakes=[known.ARGMAX_WRONG_AXIS.gives(by_column)])
 
 
 # -------------------------------------------------------------------- softmax, cross-entropy
@@ -267,22 +277,24 @@ def extreme_logits(n: int, classes: int, dtype: torch.dtype, seed: int) -> torch
 
 
 def softmax_matches(student, z: torch.Tensor, kind: str) -> None:
-    what = f"softmax(z) for {kind} logits z [{z.shape[0]}, {z.shape[1]}] ({_name(z.dtype)})"
+    what = _("softmax(z) for {kind} logits z [{shape}, {shape2}] ({name})").format(
+               kind=kind, shape=z.shape[0], shape2=z.shape[1], name=_name(z.dtype))
     s = check_shape(student.softmax(z), tuple(z.shape), what)
-    hint = ("exp(z) overflows to inf for logits ~ 1000 (and inf / inf = NaN); softmax(z) = "
-            "softmax(z − max): subtract each row's max before exp" if "±1000" in kind else "")
+    hint = (_("exp(z) overflows to inf for logits ~ 1000 (and inf / inf = NaN); softmax(z) = "
+              "softmax(z − max): subtract each row's max before exp") if "±1000" in kind else "")
     try:
         check_finite(s, what)
     except CheckFailure as e:
-        raise CheckFailure(f"{e}: {hint}" if hint else str(e)) from None
+        if hint:
+            raise known.SOFTMAX_OVERFLOW.failure(str(e)) from None
+        raise
     expected = torch.softmax(z.double(), dim=1)
     # Valid ways (z − max, z − logsumexp) differ by rounding: an error of eps·|z| in log space.
     tol = max(_tolerance(z.dtype), 4 * torch.finfo(z.dtype).eps * z.abs().max().item())
     rows, columns = s.double().sum(dim=1), s.double().sum(dim=0)
     if (z.shape[0] > 1 and not _close(rows, torch.ones_like(rows), tol)
             and _close(columns, torch.ones_like(columns), tol)):
-        raise CheckFailure(f"{what} normalises the columns (they sum to 1): each row (one "
-                           "sample) should sum to 1 — sum over dim=1")
+        raise known.SOFTMAX_COLUMNS.failure(f"{what}: its columns sum to 1, its rows do not")
     check_close(s, expected, what, rtol=tol, atol=tol, expected_label="torch.softmax(z, dim=1)")
 
 
@@ -292,8 +304,11 @@ def cross_entropy_matches(student, z: torch.Tensor, kind: str, seed: int) -> Non
     if "±1000" in kind:  # some targets on a logit of -1000 next to a +1000: a loss of ~2000
         labels[2::4] = 0
     t = one_hot(labels, classes, z.dtype)
-    what = f"cross_entropy(z, t) for {kind} logits z [{n}, {classes}] ({_name(z.dtype)})"
+    what = _("cross_entropy(z, t) for {kind} logits z [{n}, {classes}] ({name})").format(
+               kind=kind, n=n, classes=classes, name=_name(z.dtype))
     got = as_number(student.cross_entropy(z, t), what)
+    if not math.isfinite(got) and "±1000" in kind:
+        raise known.CE_LOG_OF_SOFTMAX.failure(f"{what} is {got}")
     if not math.isfinite(got):
         raise CheckFailure(f"{what} is {got}: " + (
             "softmax underflows to 0 for logits ~ ±1000 and log(0) = -inf (0 · -inf = NaN); "
@@ -302,8 +317,8 @@ def cross_entropy_matches(student, z: torch.Tensor, kind: str, seed: int) -> Non
     expected = F.cross_entropy(z.double(), labels).item()
     tol = _tolerance(z.dtype) * 10
     if n > 1 and math.isclose(got, expected * n, rel_tol=tol, abs_tol=tol):
-        raise CheckFailure(f"{what} = {got:.6g} is the sum over the batch of {n}; the loss is "
-                           f"the mean over the batch ({expected:.6g})")
+        raise known.CE_SUM.failure(f"{what} = {got:.6g}, the sum over the batch of {n}; "
+                                   f"expected the mean {expected:.6g}")
     check_number(got, expected, f"{what} (torch's F.cross_entropy gives {expected:.6g})",
                  rtol=tol, atol=tol)
 
@@ -330,21 +345,24 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
     w0 = torch.empty(x.shape[1], 10, dtype=torch.float32).uniform_(-RANGE, RANGE, generator=g)
     b0 = torch.empty(1, 10, dtype=torch.float32).uniform_(-RANGE, RANGE, generator=g)
     orders = [torch.randperm(len(x), generator=g) for _ in range(epochs)]
-    what = (f"training with your update ({epochs} epochs of mini-batches of {batch_size}, "
-            f"eta={eta:g}, from w [784, 10] and b [1, 10] drawn uniformly in [-0.001, 0.001])")
+    what = (_("training with your update ({epochs} epochs of mini-batches of {batch_size}, "
+              "eta={eta:g}, from w [784, 10] and b [1, 10] drawn uniformly in [-0.001, 0.001])").format(
+                epochs=epochs, batch_size=batch_size, eta=eta))
     student.process.reseed(split_seed)
     result = call(what, recipe(student, "train"), student.update, w0.clone(), b0.clone(),
                      x, t, orders, eta, batch_size)
     if not isinstance(result, dict) or not {"w", "b"} <= set(result):
-        raise CheckFailure(f"{what}: no w and b came back ({describe_value(result)})")
-    w = check_shape(result["w"], tuple(w0.shape), "w after training").to(torch.float64)
-    b = check_shape(result["b"], tuple(b0.shape), "b after training").to(torch.float64)
+        raise CheckFailure(_("{what}: no w and b came back ({describe_value})").format(
+                               what=what, describe_value=describe_value(result)))
+    w = check_shape(result["w"], tuple(w0.shape), _("w after training")).to(torch.float64)
+    b = check_shape(result["b"], tuple(b0.shape), _("b after training")).to(torch.float64)
     if torch.equal(w, w0.double()) and torch.equal(b, b0.double()):
-        raise CheckFailure(f"{what}: w and b are the starting values: the training changed "
-                           f"nothing. {IN_PLACE_HINT}")
+        raise CheckFailure(_("{what}: w and b are the starting values: the training changed "
+                             "nothing. {IN_PLACE_HINT}").format(
+                               what=what, IN_PLACE_HINT=IN_PLACE_HINT))
     if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
-        raise CheckFailure("after training, w or b hold NaN or inf: the updates diverged — is "
-                           "the step taken down the gradient (w += eta · xᵀ (t − y))?")
+        raise CheckFailure(_("after training, w or b hold NaN or inf: the updates diverged — "
+                             "is the step taken down the gradient (w += eta · xᵀ (t − y))?"))
     with mc.JudgeRun():
         w_replay, b_replay = replay_training(x, t, w0, b0, orders, eta, batch_size)
     scored = test.flat().to(torch.float64)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from grader.api import gettext
 from grader.api import (FD_THRESHOLD, MISSING, CheckFailure, NotImplementedYet, Op, Reading,
                         StudentError, as_array, call, canonical_parameters, check_array,
                         check_close, check_finite, check_gradient, check_number, describe_layout,
@@ -36,7 +37,8 @@ def autoencoder_scenario(student, settings, usps, score, seed: int) -> None:
     history = train(student, net, "BCELoss", x, x, settings, "ae", seed)
     before_p, after_p, notes = trained_parameters(layers, x_test, "after training")
     before, after = network_outputs(layers, before_p, x_test), network_outputs(layers, after_p, x_test)
-    what = f"the autoencoder's reconstructions of {len(x_test)} test images (computed here)"
+    what = gettext("the autoencoder's reconstructions of {count} test images (computed here)").format(
+               count=len(x_test))
     check_finite(before, what + " before training")
     check_finite(after, what + " after training")
     loss_before, loss_after = bce(x_test, before), bce(x_test, after)
@@ -45,20 +47,23 @@ def autoencoder_scenario(student, settings, usps, score, seed: int) -> None:
     full, none = float(settings["ae_ratio_full"]), float(settings["ae_ratio_none"])
     mean_full, mean_none = float(settings["ae_mean_ratio_full"]), float(settings["ae_mean_ratio_none"])
     credit = min(linear_credit(-ratio, -none, -full), linear_credit(-mean_ratio, -mean_none, -mean_full))
-    message = (f"reconstruction loss (binary cross-entropy per image of {len(x_test)} held-out "
-               "images, reconstructed here from the network's parameters) "
-               f"{loss_before:.1f} before training, "
-               f"{loss_after:.1f} after {epochs} epochs: ×{ratio:.3f} (full marks at ×{full:g} or "
-               f"less, none at ×{none:g} or more), and ×{mean_ratio:.3f} the loss of the average "
-               f"training image as reconstruction, {loss_mean:.1f} (full marks at ×{mean_full:g} "
-               f"or less, none at ×{mean_none:g} or more)")
+    message = (gettext("reconstruction loss (binary cross-entropy per image of {count} held-out "
+                 "images, reconstructed here from the network's parameters) {loss_before:.1f} "
+                 "before training, {loss_after:.1f} after {epochs} epochs: ×{ratio:.3f} (full "
+                 "marks at ×{full:g} or less, none at ×{none:g} or more), and "
+                 "×{mean_ratio:.3f} the loss of the average training image as reconstruction, "
+                 "{loss_mean:.1f} (full marks at ×{mean_full:g} or less, none at "
+                 "×{mean_none:g} or more)").format(
+                   count=len(x_test), loss_before=loss_before, loss_after=loss_after,
+                   epochs=epochs, ratio=ratio, full=full, none=none, mean_ratio=mean_ratio,
+                   loss_mean=loss_mean, mean_full=mean_full, mean_none=mean_none))
     message += draw_history(score, history, epochs)
     if not loss_after < loss_before:
         credit = 0.0
-        message += (": the loss did not decrease during training, no credit"
+        message += (gettext(": the loss did not decrease during training, no credit")
                     + untrained_hint(before_p, after_p))
     elif credit < 1.0:
-        message += f": {credit:.0%} of the points"
+        message += gettext(": {credit:.0%} of the points").format(credit=credit)
     if notes:
         message += " (note: " + "; ".join(notes) + ")"
     score.partial(credit, message)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from grader.api import _, gettext
 from grader.api import check_close, check_finite, CheckFailure
 
 import diy_checks as checks
@@ -26,15 +27,16 @@ def test_BCELoss_is_finite_at_0_and_1(student):
     y = np.array([[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0]])
     p = np.array([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0]])   # perfect, all wrong
     loss = student.BCELoss()
-    what = "BCELoss().forward(y, yhat) with yhat exactly 0 or 1"
+    what = _("BCELoss().forward(y, yhat) with yhat exactly 0 or 1")
     value = checks.check_array(checks.call(what, loss.forward, y, p), (2,), what)
     check_finite(value, what + " (log(0): clip yhat into [eps, 1 - eps] first)")
     if not (abs(value[0]) < 1e-3 and value[1] > 10):
-        raise CheckFailure(f"{what}: got {value.tolist()}; expected ~0 for the perfect row and a "
-                           "large loss (> 10) for the wrong one")
+        raise CheckFailure(_("{what}: got {value}; expected ~0 for the perfect row and a large "
+                             "loss (> 10) for the wrong one").format(
+                               what=what, value=value.tolist()))
     grad = checks.check_array(checks.call("BCELoss().backward(y, yhat)", loss.backward, y, p),
-                              p.shape, "BCELoss().backward(y, yhat) with yhat exactly 0 or 1")
-    check_finite(grad, "BCELoss().backward(y, yhat) with yhat exactly 0 or 1 (clip yhat)")
+                              p.shape, _("BCELoss().backward(y, yhat) with yhat exactly 0 or 1"))
+    check_finite(grad, _("BCELoss().backward(y, yhat) with yhat exactly 0 or 1 (clip yhat)"))
 
 
 @pytest.mark.points(1)
@@ -43,15 +45,16 @@ def test_CELoss_is_finite_at_0(student):
     y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     p = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])   # right, wrong
     loss = student.CELoss()
-    what = "CELoss().forward(y, yhat) with a probability of 0 on a target"
+    what = _("CELoss().forward(y, yhat) with a probability of 0 on a target")
     value = checks.check_array(checks.call(what, loss.forward, y, p), (2,), what)
     check_finite(value, what + " (log(0): clip yhat first)")
     if not (abs(value[0]) < 1e-3 and value[1] > 10):
-        raise CheckFailure(f"{what}: got {value.tolist()}; expected ~0 for the right row and a "
-                           "large loss (> 10) for the wrong one")
+        raise CheckFailure(_("{what}: got {value}; expected ~0 for the right row and a large "
+                             "loss (> 10) for the wrong one").format(
+                               what=what, value=value.tolist()))
     check_finite(checks.check_array(checks.call("CELoss().backward(y, yhat)", loss.backward, y, p),
                                     p.shape, "CELoss().backward"),
-                 "CELoss().backward(y, yhat) with a probability of 0 on a target (clip yhat)")
+                 _("CELoss().backward(y, yhat) with a probability of 0 on a target (clip yhat)"))
 
 
 @pytest.mark.points(1)
@@ -126,8 +129,10 @@ def test_Module_methods_accept_modules_without_parameters(student):
         checks.call(doing, module.update_parameters, 0.1)
         params = checks.attribute(module, "_parameters")
         if params != checks.MISSING and checks.entries(params, f"{name}{args}._parameters"):
-            raise CheckFailure(f"{name}{args} has parameters {checks.describe_layout(params)}: "
-                               "it should have none (None)")
+            raise CheckFailure(_("{name}{args} has parameters {describe_layout}: it should "
+                                 "have none (None)").format(
+                                   name=name, args=args,
+                                   describe_layout=checks.describe_layout(params)))
 
 
 # ------------------------------------------------------------------------- activations
@@ -162,7 +167,8 @@ def test_Softmax_is_stable_at_large_inputs(student):
     z = np.array([[1000.0, -1000.0, 0.0], [1000.0, 1000.0, -1000.0]])
     out = checks.check_array(checks.call("Softmax().forward(z)", student.Softmax().forward, z),
                              z.shape, "Softmax().forward(z) at ±1000")
-    check_finite(out, "Softmax().forward(z) at ±1000 (exp(1000) overflows: subtract each row's max)")
+    check_finite(out, _("Softmax().forward(z) at ±1000 (exp(1000) overflows: subtract each "
+                        "row's max)"))
     check_close(out, torch.softmax(checks.t(z), -1).numpy(), "Softmax().forward(z) at ±1000",
                 rtol=1e-9, atol=1e-12)
 
@@ -202,7 +208,7 @@ def test_Flatten_backward_delta_on_a_4d_input(student):
     """Flatten on (3, 4, 5, 2) (the output of a Conv2D): forward and backward."""
     x = randn(3, 4, 5, 2, seed=3)
     got = checks.check_array(checks.call("Flatten().forward(x)", student.Flatten().forward, x),
-                             (3, 40), "Flatten().forward(x) for x of shape [3, 4, 5, 2]")
+                             (3, 40), _("Flatten().forward(x) for x of shape [3, 4, 5, 2]"))
     check_close(got, x.reshape(3, 40), "Flatten().forward", rtol=0, atol=0)
     checks.check_backward_delta(student, student.Flatten(), x, (3, 40), "Flatten()",
                                 checks.OPS["Flatten"])
@@ -230,7 +236,7 @@ def test_AvgPool2D_with_a_2x3_window_and_strides_3x1(student):
     out = (2, 3, 5, 2)
     got = checks.check_array(checks.call("AvgPool2D(2, 3, 3, 1).forward(x)",
                                          student.AvgPool2D(2, 3, 3, 1).forward, x), out,
-                             "AvgPool2D(2, 3, 3, 1).forward(x) for x of shape [2, 8, 7, 2]")
+                             _("AvgPool2D(2, 3, 3, 1).forward(x) for x of shape [2, 8, 7, 2]"))
     ref = torch.nn.functional.avg_pool2d(checks.t(x).permute(0, 3, 1, 2), (2, 3), (3, 1))
     check_close(got, ref.permute(0, 2, 3, 1).numpy(), "AvgPool2D(2, 3, 3, 1).forward", rtol=1e-9,
                 atol=1e-12)
@@ -261,11 +267,12 @@ def test_SGD_is_deterministic_for_a_seed(student):
     (h1, b1, _), (h2, b2, _), (_, b3, _) = runs
     same = len(b1) == len(b2) and all(np.array_equal(u, v) for u, v in zip(b1, b2))
     if not same or not hidden_checks.same_values(h1, h2):
-        raise CheckFailure("SGD(..., seed=3) twice gave different batches or losses: draw the "
-                           "shuffling from np.random.default_rng(seed), not from global state")
+        raise CheckFailure(gettext("SGD(..., seed=3) twice gave different batches or losses: draw "
+                             "the shuffling from np.random.default_rng(seed), not from global "
+                             "state"))
     if len(b1) == len(b3) and all(np.array_equal(u, v) for u, v in zip(b1, b3)):
-        raise CheckFailure("SGD(..., seed=3) and SGD(..., seed=4) used the same batches: the seed "
-                           "is ignored")
+        raise CheckFailure(gettext("SGD(..., seed=3) and SGD(..., seed=4) used the same batches: the "
+                             "seed is ignored"))
 
 
 @pytest.mark.points(3)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from grader.api import _, gettext
 from grader.api import check_close, check_finite, CheckFailure
 
 import diy_checks as checks
@@ -45,16 +46,16 @@ def test_CELogSoftmax_is_stable_at_large_logits(student):
     z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0], [1000.0, 1000.0, -1000.0]])
     y = checks.one_hot([1, 2, 0], 3)
     loss = student.CELogSoftmax()
-    what = "CELogSoftmax().forward(y, z) with logits of ±1000"
+    what = _("CELogSoftmax().forward(y, z) with logits of ±1000")
     value = checks.check_array(checks.call(what, loss.forward, y, z), (3,), what)
     check_finite(value, what + " (exp(1000) overflows: subtract each row's max first)")
     check_close(value, np.array([2000.0, 0.0, np.log(2)]), what, rtol=1e-9, atol=1e-9)
     grad = checks.check_array(checks.call("CELogSoftmax().backward(y, z)", loss.backward, y, z),
-                              z.shape, "CELogSoftmax().backward(y, z) with logits of ±1000")
-    check_finite(grad, "CELogSoftmax().backward(y, z) with logits of ±1000")
+                              z.shape, _("CELogSoftmax().backward(y, z) with logits of ±1000"))
+    check_finite(grad, _("CELogSoftmax().backward(y, z) with logits of ±1000"))
     expected = torch.softmax(checks.t(z), -1).numpy() - y
-    check_close(grad, expected, "CELogSoftmax().backward(y, z) with logits of ±1000 "
-                "(softmax(z) - y)", rtol=1e-9, atol=1e-9)
+    check_close(grad, expected, _("CELogSoftmax().backward(y, z) with logits of ±1000 "
+                                  "(softmax(z) - y)"), rtol=1e-9, atol=1e-9)
 
 
 # ------------------------------------------------------------------------------ Linear
@@ -76,7 +77,7 @@ def test_Linear_shapes(student, bias):
     x, delta = randn(5, 4), randn(5, 3, seed=1)
     what = f"Linear(4, 3, bias={bias})"
     checks.check_array(checks.call(f"{what}.forward(x)", lin.forward, x), (5, 3),
-                       f"{what}.forward(x) for x of shape [5, 4]")
+                       _("{what}.forward(x) for x of shape [5, 4]").format(what=what))
     checks.check_array(checks.call(f"{what}.backward_delta(x, delta)", lin.backward_delta, x, delta),
                        (5, 4), f"{what}.backward_delta(x, delta)")
     st = checks.state(lin)
@@ -99,7 +100,8 @@ def test_Linear_forward_matches_its_parameters(student):
 def test_Linear_backward_delta_matches_finite_differences(student):
     """Linear(4, 3).backward_delta(x, delta) = dL/dx for L = sum(forward(x) * delta)."""
     checks.check_backward_delta(student, student.Linear(4, 3), randn(5, 4), (5, 3), "Linear(4, 3)",
-                                checks.linear_op(4, 3), hint="\nFor out = X W + b, dL/dX = delta Wᵀ.")
+                                checks.linear_op(4, 3), hint=_("\nFor out = X W + b, dL/dX = "
+                                                               "delta Wᵀ."))
 
 
 @pytest.mark.points(2)
@@ -137,7 +139,8 @@ def activation_forward(student, name):
     z = 4 * randn(6, 5, seed=7)
     out = checks.check_array(checks.call(f"{name}().forward(z)", getattr(student, name)().forward, z),
                              z.shape,
-                             f"{name}().forward(z) for z of shape [6, 5]")
+                             gettext("{name}().forward(z) for z of shape [6, 5]").format(
+                                 name=name))
     check_close(out, op(checks.t(z)).numpy(), f"{name}().forward", rtol=1e-9, atol=1e-12)
 
 
@@ -225,7 +228,8 @@ def test_MaxPool1D_forward_values(student, case):
     x = randn(*shape, seed=3)
     got = checks.check_array(checks.call(f"MaxPool1D({k}, {stride}).forward(x)",
                                          student.MaxPool1D(k, stride).forward, x), out,
-                             f"MaxPool1D({k}, {stride}).forward(x) for x of shape {list(shape)}")
+                             _("MaxPool1D({k}, {stride}).forward(x) for x of shape {shape}").format(
+                                 k=k, stride=stride, shape=list(shape)))
     ref = torch.nn.functional.max_pool1d(checks.t(x).permute(0, 2, 1), k, stride).permute(0, 2, 1)
     check_close(got, ref.numpy(), f"MaxPool1D({k}, {stride}).forward", rtol=0, atol=0)
 
@@ -237,7 +241,7 @@ def test_MaxPool1D_backward_delta_matches_finite_differences(student, case):
     k, stride, shape, out = MAXPOOL[case]
     checks.check_backward_delta(student, student.MaxPool1D(k, stride), distinct(*shape), out,
                                 f"MaxPool1D({k}, {stride})", checks.maxpool1d_op(k, stride),
-                                hint="\nOnly the largest entry of a window moves its output.")
+                                hint=_("\nOnly the largest entry of a window moves its output."))
 
 
 @pytest.mark.points(1)
@@ -245,7 +249,7 @@ def test_Flatten_forward_values(student):
     """Flatten maps (3, 4, 5) to (3, 20), in C order."""
     x = randn(3, 4, 5)
     got = checks.check_array(checks.call("Flatten().forward(x)", student.Flatten().forward, x), (3, 20),
-                             "Flatten().forward(x) for x of shape [3, 4, 5]")
+                             _("Flatten().forward(x) for x of shape [3, 4, 5]"))
     check_close(got, x.reshape(3, 20), "Flatten().forward", rtol=0, atol=0)
 
 
@@ -317,7 +321,8 @@ def test_AvgPool2D_forward_values(student, case):
     x = randn(*shape, seed=3)
     got = checks.check_array(checks.call(f"AvgPool2D{args}.forward(x)", student.AvgPool2D(*args).forward, x),
                              out,
-                             f"AvgPool2D{args}.forward(x) for x of shape {list(shape)}")
+                             _("AvgPool2D{args}.forward(x) for x of shape {shape}").format(
+                                 args=args, shape=list(shape)))
     ref = torch.nn.functional.avg_pool2d(checks.t(x).permute(0, 3, 1, 2), args[:2], args[2:])
     check_close(got, ref.permute(0, 2, 3, 1).numpy(), f"AvgPool2D{args}.forward", rtol=1e-9,
                 atol=1e-12)
@@ -384,11 +389,12 @@ def test_SGD_shuffles_every_epoch(student):
                                  "samples")
     orders = [np.concatenate(e).tolist() for e in epochs]
     if all(o == list(range(50)) for o in orders):
-        raise CheckFailure("SGD visited the samples in their order 0, 1, 2, ... in every epoch: "
-                           "shuffle them (np.random.default_rng(seed).permutation) each epoch")
+        raise CheckFailure(gettext("SGD visited the samples in their order 0, 1, 2, ... in every "
+                             "epoch: shuffle them (np.random.default_rng(seed).permutation) "
+                             "each epoch"))
     if all(o == orders[0] for o in orders):
-        raise CheckFailure("SGD visited the samples in the same order in every epoch: draw a new "
-                           "permutation at the start of each epoch")
+        raise CheckFailure(gettext("SGD visited the samples in the same order in every epoch: draw a "
+                             "new permutation at the start of each epoch"))
 
 
 @pytest.mark.points(1)
@@ -409,9 +415,10 @@ def test_SGD_returns_the_mean_loss_of_each_epoch(student):
         per_batch.append(sum(ls) / len(ls))
     if not (np.allclose(curve, per_sample, rtol=1e-9, atol=1e-12)
             or np.allclose(curve, per_batch, rtol=1e-9, atol=1e-12)):
-        raise CheckFailure(f"SGD returned {[round(v, 6) for v in curve]}; the mean losses of the "
-                           f"epochs are {[round(v, 6) for v in per_sample]} (mean over the samples "
-                           "of the batch losses Optim.step returned)")
+        raise CheckFailure(gettext("SGD returned {value}; the mean losses of the epochs are {value2} "
+                             "(mean over the samples of the batch losses Optim.step returned)").format(
+                               value=[round(v, 6) for v in curve], value2=[round(v,
+                               6) for v in per_sample]))
 
 
 @pytest.mark.points(5)

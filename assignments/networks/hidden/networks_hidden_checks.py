@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from grader.api import _
 from grader.api import (check_close, check_parameter_count, check_parameter_layout, check_shape,
                         CheckFailure, describe_value, models as mc, NotImplementedYet,
                         StudentError)
@@ -29,8 +30,9 @@ def independent_stoppers(student) -> None:
                 ("slow", False), ("slow", False)]
     if answers != expected:
         raise CheckFailure(
-            "two stoppers used in turns — a = EarlyStopping(patience=1, min_delta=0) fed 5, 6 and "
-            "b = EarlyStopping(patience=3, min_delta=0) fed 0.5, 0.4, 0.3, 0.2 — answered "
-            f"{[v for _, v in answers]} (b, a, b, a, b, b), expected "
-            f"{[v for _, v in expected]}: each stopper must keep its own best loss and count "
-            "(instance attributes set in __init__, not class attributes or globals)")
+            _("two stoppers used in turns — a = EarlyStopping(patience=1, min_delta=0) fed 5, "
+              "6 and b = EarlyStopping(patience=3, min_delta=0) fed 0.5, 0.4, 0.3, 0.2 — "
+              "answered {value} (b, a, b, a, b, b), expected {value2}: each stopper must keep "
+              "its own best loss and count (instance attributes set in __init__, not class "
+              "attributes or globals)").format(
+                value=[v for _, v in answers], value2=[v for _, v in expected]))

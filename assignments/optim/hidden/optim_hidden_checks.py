@@ -8,16 +8,18 @@ import math
 import numpy as np
 import torch
 from torch import nn
+from grader.api import _
 from grader.api import (as_number, as_tensor, check_close, check_shape, CheckFailure,
                         describe_value, models as mc, NotImplementedYet, recipe, StudentError)
 
-from optim_checks import (IN_PLACE_HINT, MODEL, _describe_kwargs, call, compare_trajectories)
+import optim_mistakes as known
+from optim_checks import (MODEL, _describe_kwargs, call, compare_trajectories)
 
 
 def batchnorm_initial_state(student, num_features: int) -> None:
     """A fresh BatchNorm1d(num_features): weight ones, bias zeros, running_mean zeros,
     running_var ones — as nn.BatchNorm1d."""
-    what = f"BatchNorm1d({num_features}) just built"
+    what = _("BatchNorm1d({num_features}) just built").format(num_features=num_features)
     bn = student.BatchNorm1d(num_features)
     x = torch.zeros(2, num_features)
     got = call(what, recipe(student, "batchnorm_run"), bn, None, None, [], [], x)
@@ -26,38 +28,38 @@ def batchnorm_initial_state(student, num_features: int) -> None:
                 "running_mean": torch.zeros(num_features), "running_var": torch.ones(num_features)}
     for key, value in expected.items():
         if initial[key] is None:
-            raise CheckFailure(f"{what} has no `{key}` (nn.BatchNorm1d has weight, bias, "
-                               "running_mean and running_var)")
+            raise CheckFailure(_("{what} has no `{key}` (nn.BatchNorm1d has weight, bias, "
+                                 "running_mean and running_var)").format(what=what, key=key))
         check_close(initial[key], value, f"{what}: {key}", rtol=0, atol=0)
 
 
 def dropout_gradient(student, p: float, seed: int) -> None:
     """The gradient of y.sum() with respect to x is the mask of kept elements / (1 - p)."""
     x = torch.randn(2000, generator=torch.Generator().manual_seed(seed)) + 3.0  # no zeros
-    what = f"Dropout({p:g}) in train mode"
+    what = _("Dropout({p:g}) in train mode").format(p=p)
     reply = call(what, recipe(student, "module_gradient"), student.Dropout(p), x, seed)
     y = check_shape(reply["y"], tuple(x.shape), what)
     if reply["grad"] is None:
-        raise CheckFailure(f"{what}: the output is not connected to the input in the autograd "
-                           "graph: compute it with tensor operations on x (no .detach(), NumPy "
-                           "or torch.no_grad())")
+        raise CheckFailure(_("{what}: the output is not connected to the input in the autograd "
+                             "graph: compute it with tensor operations on x (no .detach(), "
+                             "NumPy or torch.no_grad())").format(what=what))
     expected = (y != 0).to(torch.float32) / (1 - p)
-    check_close(reply["grad"], expected, f"{what}: gradient of y.sum() with respect to x "
-                "(expected the mask of kept elements / (1 - p))", rtol=1e-6, atol=1e-7)
+    check_close(reply["grad"], expected, _("{what}: gradient of y.sum() with respect to x "
+                                           "(expected the mask of kept elements / (1 - p))").format(
+                                             what=what), rtol=1e-6, atol=1e-7)
 
 
 def dropout_new_mask_each_call(student, p: float, seed: int) -> None:
     """Two calls in a row (no reseeding in between) draw different masks."""
     x = torch.ones(100, 100)
-    what = f"Dropout({p:g}) called twice in train mode"
+    what = _("Dropout({p:g}) called twice in train mode").format(p=p)
     layer = student.Dropout(p)
     reply = call(what, recipe(student, "module_outputs"), layer, x, True, seed, 2)
     first = check_shape(reply[0], tuple(x.shape), what)
     second = check_shape(reply[1], tuple(x.shape), what)
     if torch.equal(first == 0, second == 0):
-        raise CheckFailure(f"{what} dropped exactly the same elements both times: draw a new "
-                           "random mask at every forward pass (do not store it or reseed inside "
-                           "forward)")
+        raise known.DROPOUT_SAME_MASK.failure(f"{what} dropped exactly the same elements both "
+                                              "times")
 
 
 def gradients_left_alone(name: str, run: dict) -> None:
@@ -66,15 +68,14 @@ def gradients_left_alone(name: str, run: dict) -> None:
     reply, grads = run["reply"], run["grads"]
     if all(torch.equal(as_tensor(g, "parameter"), p) for step in reply["steps"]
            for g, p in zip(step["params"], run["initial"])):
-        raise CheckFailure(f"{name} did not change the parameters it was given: {IN_PLACE_HINT}")
+        raise known.PARAMETERS_REBOUND.at(name).failure(
+            f"{name} did not change the parameters it was given")
     for k, (step, sent) in enumerate(zip(reply["steps"], grads)):
         for i, (after, before) in enumerate(zip(step["grads"], sent)):
             if not torch.equal(as_tensor(after, f"gradient {i}"), before):
-                raise CheckFailure(
-                    f"{name} changed the gradients it was given (gradient {i} after step {k + 1}): "
-                    "in a training loop they are the parameters' .grad. Compute "
-                    "g = grad + weight_decay * p as a new tensor instead of adding to grad in "
-                    "place.")
+                raise known.GRADIENTS_MODIFIED.at(name).failure(
+                    f"{name} changed the gradients it was given (gradient {i} after step "
+                    f"{k + 1})")
 
 
 def optimizer_on_model_scenario(student, kind: str, kwargs: dict, *, n_steps: int, seed: int):
