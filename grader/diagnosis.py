@@ -300,9 +300,13 @@ def _find(node: ast.AST, lines: list[str], finder: Finder) -> int | None:
     if callable(finder):
         return finder(node, lines)
     pattern = re.compile(finder)
+    strings = {line for n in _own_nodes(node)          # docstrings and other bare strings
+               if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+               and isinstance(n.value.value, str)
+               for line in range(n.lineno, (n.end_lineno or n.lineno) + 1)}
     for lineno in range(node.lineno, (node.end_lineno or node.lineno) + 1):
         text = lines[lineno - 1] if lineno - 1 < len(lines) else ""
-        if text.strip().startswith("#"):
+        if text.strip().startswith("#") or lineno in strings:
             continue
         if pattern.search(text.split("#")[0]):
             return lineno

@@ -232,3 +232,14 @@ def test_loop_helpers_name_the_last_batch_loss_and_the_mistaken_weights():
         mc.compare_parameters(wrong, model, "weights", known_mistakes=[last.gives(
             [p.detach() for p in model.parameters()])])
     assert not isinstance(failure.value, DiagnosedFailure)
+
+
+def test_a_pattern_is_not_found_in_the_docstring():
+    text = 'def update(x, w):\n    """w += eta · x: the rule."""\n    w -= x\n'
+    diagnosis.use_submission(Source(path=Path("/x/p.py"), module="p", text=text, kind="py",
+                                    root=Path("/x")))
+    try:
+        assert diagnosis.locate(Mistake("s", "e", "f", element="update", find=r"[-+]=")) == (
+            "p.py, line 3", "w -= x")
+    finally:
+        diagnosis.use_submission(None)
