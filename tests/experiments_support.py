@@ -8,6 +8,7 @@ import atexit
 import functools
 import importlib.util
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -16,16 +17,35 @@ from pathlib import Path
 KEY_SEEDS = 2
 
 
-@functools.lru_cache(maxsize=None)
-def quick_key() -> Path:
-    """The quick profile's key of mlp_pixels over seeds 0 and 1 (generated once per process:
-    ~10 s on 2 cores)."""
+_KEY: dict[str, Path] = {}
+
+
+def quick_key(base: Path | None = None) -> Path:
+    """The quick profile's key of mlp_pixels over seeds 0 and 1, made once per test run
+    (~10 s on 2 cores): under pytest-xdist the workers share it through ``base`` (the run's
+    temporary folder), one making it while the others wait on a lock."""
+    from filelock import FileLock
+
     from grader import answer_key
 
-    folder = Path(tempfile.mkdtemp(prefix="quick-key-"))
-    atexit.register(shutil.rmtree, folder, True)
-    return answer_key.generate("mlp_pixels", quick=True, seeds=KEY_SEEDS, device="cpu",
-                               out=folder / "answer_key.json", say=lambda line: None)
+    if "key" in _KEY:
+        return _KEY["key"]
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix="quick-key-"))
+        atexit.register(shutil.rmtree, base, True)
+    folder = base / "experiments-quick-key"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / "lock")):
+        _KEY["key"] = answer_key.generate("mlp_pixels", quick=True, seeds=KEY_SEEDS,
+                                          device="cpu", out=folder / "answer_key.json",
+                                          say=lambda line: None)
+    return _KEY["key"]
+
+
+def shared_base(tmp_path_factory) -> Path:
+    """The folder every xdist worker of this run sees; this session's own one otherwise."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 def assignment():

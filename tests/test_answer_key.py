@@ -13,14 +13,19 @@ from grader import answer_key
 from grader import experiments as ex
 from grader.cli import app
 
-from experiments_support import KEY_SEEDS, assignment, quick_key
+from experiments_support import KEY_SEEDS, assignment, quick_key, shared_base
 
 QUICK = ["sgd_b64", "relu", "adam_lr1e-3", "sgd_b16"]
 
 
 @pytest.fixture(scope="module")
-def key():
-    return json.loads(quick_key().read_text())
+def key_file(tmp_path_factory):
+    return quick_key(shared_base(tmp_path_factory))
+
+
+@pytest.fixture(scope="module")
+def key(key_file):
+    return json.loads(key_file.read_text())
 
 
 def test_the_key_holds_the_range_over_seeds_of_each_reported_quantity(key):
@@ -56,9 +61,9 @@ def test_the_handout_profile_keeps_the_handouts_values():
     assert list(quick) == QUICK and quick["sgd_b64"].epochs == 2
 
 
-def test_a_rerun_resumes_and_runs_only_what_is_missing(tmp_path):
+def test_a_rerun_resumes_and_runs_only_what_is_missing(key_file, tmp_path):
     out = tmp_path / "key.json"
-    shutil.copy(quick_key(), out)
+    shutil.copy(key_file, out)
     said = []
     answer_key.generate("mlp_pixels", quick=True, seeds=KEY_SEEDS, out=out, device="cpu",
                         say=said.append)
@@ -73,12 +78,12 @@ def test_a_rerun_resumes_and_runs_only_what_is_missing(tmp_path):
     assert said[0].startswith("1 runs (2 epochs) of the reference on cpu: about ")
     again = json.loads(out.read_text())
     assert again["experiments"]["relu"]["runs"]["1"]["train_loss"] == json.loads(
-        quick_key().read_text())["experiments"]["relu"]["runs"]["1"]["train_loss"]
+        key_file.read_text())["experiments"]["relu"]["runs"]["1"]["train_loss"]
 
 
-def test_the_cli_writes_the_key_and_its_page(tmp_path):
+def test_the_cli_writes_the_key_and_its_page(key_file, tmp_path):
     out = tmp_path / "key.json"
-    shutil.copy(quick_key(), out)
+    shutil.copy(key_file, out)
     run = CliRunner().invoke(app, ["answer-key", "mlp_pixels", "--quick", "--seeds",
                                    str(KEY_SEEDS), "-o", str(out)])
     assert run.exit_code == 0, run.output
@@ -100,11 +105,11 @@ def _chromium():
     return path
 
 
-def test_the_answer_key_page_in_headless_chromium(key, tmp_path):
+def test_the_answer_key_page_in_headless_chromium(key, key_file, tmp_path):
     from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
-    page_file = answer_key.html_path(quick_key())
+    page_file = answer_key.html_path(key_file)
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=[

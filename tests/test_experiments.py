@@ -21,7 +21,8 @@ from grader import sandbox, slicing
 from grader.student_process import StudentProcess
 from grader.submission import read_source
 
-from experiments_support import assignment, quick_key, reference_file, run_like_a_student
+from experiments_support import (assignment, quick_key, reference_file, run_like_a_student,
+                                 shared_base)
 
 
 # ------------------------------------------------------------------------------- recording
@@ -88,7 +89,7 @@ def test_experiment_data_gives_the_loaders_and_seeds_the_model():
 @pytest.fixture(scope="module")
 def key(tmp_path_factory):
     """The quick key, where grading looks for it ($GRADER_ANSWER_KEY)."""
-    path = quick_key()
+    path = quick_key(shared_base(tmp_path_factory))
     mp = pytest.MonkeyPatch()
     mp.setenv(ex.KEY_ENV, str(path))
     yield json.loads(path.read_text())
