@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader import experiments
 from grader.assignment import MARKER_FILE, REFERENCE_DIR, Assignment, list_assignments
 
 BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
@@ -69,8 +70,10 @@ def strip_solutions(source: str, filename: str = "<reference>") -> str:
     return text
 
 
-def notebook_from_python(text: str, title: str) -> str:
-    """One markdown cell with the module docstring, then one code cell per top-level block."""
+def notebook_from_python(text: str, title: str, experiment_cells=()) -> str:
+    """One markdown cell with the module docstring, then one code cell per top-level block;
+    ``experiment_cells`` ((kind, source) pairs, :func:`grader.experiments.starter_cells`) at
+    the end."""
     tree = ast.parse(text)
     lines = text.splitlines()
     doc = ast.get_docstring(tree) or ""
@@ -101,6 +104,8 @@ def notebook_from_python(text: str, title: str) -> str:
         "Your own experiments in other cells are not run by the grader."))
     cells.append(nbformat.v4.new_code_cell("import grader\n\ngrader.check()"))
     cells.append(nbformat.v4.new_code_cell("# Your experiments: train, plot, explore."))
+    cells += [nbformat.v4.new_markdown_cell(source) if kind == "markdown"
+              else nbformat.v4.new_code_cell(source) for kind, source in experiment_cells]
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # stable ids: regenerating gives the same file
     nb = nbformat.v4.new_notebook()
@@ -119,7 +124,8 @@ def starter_files(assignment: Assignment) -> StarterFiles:
     notebook_name = next((f for f in assignment.files if f.endswith(".ipynb")),
                          f"{assignment.module}.ipynb")
     return StarterFiles(assignment, f"{assignment.module}.py", python, notebook_name,
-                        notebook_from_python(stripped, assignment.title))
+                        notebook_from_python(stripped, assignment.title,
+                                             experiments.starter_cells(assignment)))
 
 
 def write_templates(root: Path | None = None) -> list[Path]:
