@@ -69,7 +69,7 @@ def grade_all(assignment: Assignment, todo: list[Submission], out: Path, *,
               scheduler: str | None, calibrated_limits: bool = True, **options):
     """(submission, result) pairs as the cluster finishes them."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise BatchError("--executor dask needs the `distributed` package "
                          "(pip install 'dask[distributed]')") from None
@@ -83,27 +83,62 @@ def grade_all(assignment: Assignment, todo: list[Submission], out: Path, *,
     options = {**options, "hidden_dir": os.path.abspath(options["hidden_dir"])
                if options.get("hidden_dir") else None}
     try:
-        futures = {}
+        def submit(submission: Submission):
+            return client.submit(grade_task, assignment.name, _absolute(submission), options,
+                                 calibrated_limits, pure=False,
+                                 key=f"grade-{assignment.name}-{submission.key}-{uuid.uuid4().hex}")
+
+        pending = {}
         for submission in todo:
             if submission.problem or submission.path is None:  # nothing to send anywhere
                 yield submission, error_result(assignment, submission,
                                                submission.problem or "nothing to grade")
                 continue
-            future = client.submit(grade_task, assignment.name, _absolute(submission), options,
-                                   calibrated_limits, pure=False,
-                                   key=f"grade-{assignment.name}-{submission.key}-{uuid.uuid4().hex}")
-            futures[future] = submission
-        for future in as_completed(futures):
-            submission = futures[future]
-            try:
-                result = GradingResult.from_dict(future.result())
-            except Exception as e:  # noqa: BLE001 - a task that failed everywhere: a row
-                result = error_result(assignment, submission,
-                                      f"grading failed on the cluster ({type(e).__name__}: {e})")
-            result.student = submission.student
-            yield submission, result
+            pending[submit(submission)] = submission
+        while pending:
+            for future, submission, data in _finished(client, pending, submit):
+                if isinstance(data, Exception):  # a task that failed everywhere: a row
+                    result = error_result(assignment, submission, "grading failed on the cluster "
+                                          f"({type(data).__name__}: {data})")
+                else:
+                    result = GradingResult.from_dict(data)
+                result.student = submission.student
+                yield submission, result
     finally:
         client.close()
+
+
+POLL_S = 5.0
+FETCH_TIMEOUT_S = 120.0
+
+
+def _finished(client, pending: dict, submit):
+    """The tasks of ``pending`` that are done, removed from it, as (future, submission, data or
+    exception). The scheduler is asked which results it holds, as well as the client's own
+    view: when a worker was lost, a notice of completion may never reach this client (seen
+    with a worker killed mid-task), and a student must not wait for it forever. A result that
+    cannot be fetched is computed again under a new task (its student written once all the
+    same: each student's result is taken from the first task that gives it)."""
+    from distributed import wait
+
+    try:
+        done = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED").done
+    except TimeoutError:
+        done = set()
+    if not done:
+        held = client.who_has(list(pending))
+        done = {f for f in pending if held.get(f.key)}
+    finished = []
+    for future in done:
+        submission = pending.pop(future)
+        try:
+            finished.append((future, submission, future.result(timeout=FETCH_TIMEOUT_S)))
+        except TimeoutError:
+            future.cancel()
+            pending[submit(submission)] = submission
+        except Exception as e:  # noqa: BLE001 - the task's own failure
+            finished.append((future, submission, e))
+    return finished
 
 
 def _absolute(submission: Submission) -> Submission:

@@ -95,7 +95,7 @@ def test_a_dask_worker_killed_mid_task_loses_no_student(assignment, klass, local
             assignment, klass, tmp_path / "killed", executor="dask",
             scheduler=cluster.scheduler_address)
 
-    runner = threading.Thread(target=batch)
+    runner = threading.Thread(target=batch, daemon=True)
     runner.start()
     killed = None
     with Client(cluster.scheduler_address) as watcher:
