@@ -121,7 +121,8 @@ def gradient_matches_parameters(params, grads, what: str) -> list[tuple]:
 
 def float64_note(*arrays) -> str:
     kinds = {a.dtype.name for a in arrays if isinstance(a, np.ndarray) and a.dtype != np.float64}
-    return (f" (note: arrays of dtype {', '.join(sorted(kinds))}: keep everything float64)"
+    return (_(" (note: arrays of dtype {join}: keep everything float64)").format(
+                join=', '.join(sorted(kinds)))
             if kinds else "")
 
 

@@ -70,7 +70,9 @@ class Score:
 
         from grader.checks import accuracy, confusion_matrix, linear_credit
 
-        acc = accuracy(predictions, labels, f"predictions on the {what}")
+        from grader.i18n import _
+
+        acc = accuracy(predictions, labels, _("predictions on the {what}").format(what=what))
         credit = linear_credit(acc, low, high)
         predicted = torch.as_tensor(predictions)
         if predicted.dim() == 2:
@@ -79,10 +81,12 @@ class Score:
             self.attach("learning_curves", history)
         self.attach("accuracy", {"value": acc, "low": low, "high": high, "n_test": len(labels)})
         self.attach("confusion_matrix", confusion_matrix(predicted.reshape(-1), labels, n_classes))
-        message = (f"accuracy {acc:.3f} on {len(labels)} {what}{' ' + context if context else ''} "
-                   f"(full marks from {high:.2f}, none at or below {low:.2f})")
+        message = _("accuracy {accuracy:.3f} on {count} {what}{context} (full marks from "
+                    "{high:.2f}, none at or below {low:.2f})").format(
+            accuracy=acc, count=len(labels), what=what, context=" " + context if context else "",
+            high=high, low=low)
         if credit < 1.0:
-            message += f": {credit:.0%} of the points"
+            message += _(": {credit:.0%} of the points").format(credit=credit)
         self.partial(credit, message)
         return acc
 

@@ -246,8 +246,8 @@ def _prose(line: str, names: list[str]) -> str:
     line = html.unescape(line)  # Markdown cells escape brackets: &#91;images&#93;
     for name in sorted(names, key=len, reverse=True):
         line = line.replace(name, " ")
-    line = re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"", " ", line)
-    line = re.sub(r"\S*[_./()\[\]=@]\S*", " ", line)
+    line = re.sub(r"`[^`]*`|(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"", " ", line)
+    line = re.sub(r"\S*[_./()\[\]=@\d]\S*", " ", line)  # identifiers, numbers, hashes
     return " ".join(WORD.findall(line))
 
 

@@ -195,9 +195,9 @@ def module_forward_scenario(student, module, x, out_shape, spec, compute, what) 
 
 
 def _forward_note(matched: bool, op: Op, what: str) -> str:
-    return ("" if matched else f"\n(Its forward does not compute {op.label} of its own parameters "
-            "either: see its forward check. The gradient expected is that of the right "
-            "operation.)")
+    return ("" if matched else _("\n(Its forward does not compute {label} of its own parameters "
+                                 "either: see its forward check. The gradient expected is that "
+                                 "of the right operation.)").format(label=op.label))
 
 
 def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed: int = 1,
@@ -583,7 +583,7 @@ def optim_scenario(student, seed=0, eps=0.1) -> None:
                 diagnosis = f" — {text}"
                 break
         if np.allclose(got, a if name == "a" else c):
-            diagnosis = " — the parameters did not move: call net.update_parameters(eps)"
+            diagnosis = gettext(" — the parameters did not move: call net.update_parameters(eps)")
         check_close(got, expected, gettext("{what}: parameter {name!r} after the two steps{diagnosis}").format(
                                        what=what, name=name, diagnosis=diagnosis),
                     rtol=1e-9, atol=1e-12)
@@ -720,8 +720,9 @@ def draw_history(score, history, epochs) -> str:
     try:
         curve = training_curve(history, epochs, "SGD(...)")
     except CheckFailure:
-        return (f"; SGD returned {describe_value(history)}, not one mean loss per epoch: no "
-                "learning curve drawn (that costs the check about SGD's return value only)")
+        return (_("; SGD returned {describe_value}, not one mean loss per epoch: no learning "
+                  "curve drawn (that costs the check about SGD's return value only)").format(
+                    describe_value=describe_value(history)))
     if all(math.isfinite(v) for v in curve):
         score.attach("learning_curves", {"train_loss": curve})
     return ""
@@ -737,10 +738,12 @@ def untrained_hint(before: list[dict], after: list[dict]) -> str:
     """Why a network may not have learnt, from whether its parameters moved at all."""
     moved = any(not np.array_equal(b[k], a[k]) for b, a in zip(before, after) for k in a)
     if moved:
-        return " — is the step's sign right (parameter -= eps · gradient), and the step size eps?"
-    return (" — the parameters of the modules given to Sequentiel did not change at all: does "
-            "SGD call Optim.step on every batch, does update_parameters change the arrays of "
-            "_parameters, and does Sequentiel use the modules it was given (not copies)?")
+        return _(" — is the step's sign right (parameter -= eps · gradient), and the step size "
+                 "eps?")
+    return (_(" — the parameters of the modules given to Sequentiel did not change at all: "
+              "does SGD call Optim.step on every batch, does update_parameters change the "
+              "arrays of _parameters, and does Sequentiel use the modules it was given (not "
+              "copies)?"))
 
 
 def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test, settings,
@@ -753,8 +756,9 @@ def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test
     logits = network_outputs(layers, after, x_test)
     check_finite(logits, _("the trained network's outputs (computed from its parameters)"))
     loss_before, loss_after = ce(network_outputs(layers, before, x_test), y_test), ce(logits, y_test)
-    context += (f"; loss on these images, computed here from the parameters, {loss_before:.3f} "
-                f"before training, {loss_after:.3f} after")
+    context += (_("; loss on these images, computed here from the parameters, "
+                  "{loss_before:.3f} before training, {loss_after:.3f} after").format(
+                    loss_before=loss_before, loss_after=loss_after))
     context += draw_history(score, history, epochs)
     score.award_accuracy(torch.from_numpy(logits), torch.from_numpy(np.asarray(y_test)).to(torch.int64),
                          what=what, context=context,

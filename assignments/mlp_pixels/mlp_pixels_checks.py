@@ -75,7 +75,8 @@ def perf_loop_scenario(student, mnist, n: int, batch_size: int, seed: int):
     last = n % batch_size or batch_size
     # Counts in any numeric type: `acc = 0.` (counting in a float) is the course's own idiom.
     total = as_number(n_total, "perf_loop's n_total")
-    counted = f"perf_loop counted {total:g} samples out of {n} ({n} in batches of {batch_size})"
+    counted = gettext("perf_loop counted {total:g} samples out of {n} ({n} in batches of "
+                "{batch_size})").format(total=total, n=n, batch_size=batch_size)
     if total == batch_size != n:
         raise known.RETURN_INSIDE_LOOP.failure(counted)
     if total == last != n:
@@ -234,7 +235,7 @@ def accuracy_scenario(student, settings, splits, score, seed: int):
         mismatch_hint=" Is train_loop right (see the train_loop checks)? One epoch is zero_grad, "
         "forward, loss, backward, step on every batch of the dataloader.",
         probe_hint=" See the MLP checks.")
-    score.award_accuracy(predictions, test.labels, what="held-out images",
-                         context=f"after {epochs} epochs",
+    score.award_accuracy(predictions, test.labels, what=_("held-out images"),
+                         context=_("after {epochs} epochs").format(epochs=epochs),
                          low=float(settings["accuracy_low"]), high=float(settings["accuracy_high"]),
                          history=history)

@@ -283,11 +283,12 @@ def relu_crafted(student, name: str, seed: int) -> None:
     out = check_shape(mc.recipe(student, "forward")(model, x), (8, 10), f"{what}: output")
     got = out.detach().to(torch.float64)
     if name == "ShallowNet":
-        story = ("hidden units 2i and 2i+1 hold x_i and −x_i, so after ReLU they add up to |x_i| "
-                 "and output k is the sum of |x_i| over i < 64 with i % 10 = k")
+        story = (_("hidden units 2i and 2i+1 hold x_i and −x_i, so after ReLU they add up to "
+                   "|x_i| and output k is the sum of |x_i| over i < 64 with i % 10 = k"))
     else:
-        story = ("hidden pairs hold ±x_i then ±(|x_m| − 0.8), so after each ReLU they add up to "
-                 "absolute values; output k is Σ||x_m| − 0.8| − 20 (m < 64, m % 10 = k), negative")
+        story = (_("hidden pairs hold ±x_i then ±(|x_m| − 0.8), so after each ReLU they add up "
+                   "to absolute values; output k is Σ||x_m| − 0.8| − 20 (m < 64, m % 10 = k), "
+                   "negative"))
     if torch.allclose(got, without_relu, atol=1e-4):
         raise known.NO_RELU.at(f"{name}.forward").failure(
             f"{what}: the outputs are {without_relu[0, 0].item():g}, what the network gives "
@@ -403,8 +404,9 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
         "batch norm), or detach a tensor in forward?",
         probe_hint=f" See the {name} checks.")
     score.award_accuracy(
-        predictions, test.labels, what=f"held-out images ({layout})",
-        context=f"for {name}() after {epochs} epochs of Adam with the grader's training loop",
+        predictions, test.labels, what=_("held-out images ({layout})").format(layout=layout),
+        context=_("for {name}() after {epochs} epochs of Adam with the grader's training loop").format(
+                    name=name, epochs=epochs),
         low=float(settings[f"{key}_accuracy_low"]), high=float(settings[f"{key}_accuracy_high"]),
         history=history)
 
@@ -415,13 +417,14 @@ def training_hint(student, model, name: str, error: StudentError, n: int, batch_
         last = n % batch_size
         sizes = (f"the last one fewer ({n:,} = {n // batch_size}·{batch_size} + {last})" if last
                  else "and so may any batch of another loader")
-        return (f"\nA shape written into forward does not fit every batch: the batches of the "
-                f"training have {batch_size} images, {sizes}. Use the batch's own size, "
-                "x.shape[0] (or -1), for the first dimension.")
+        return (_("\nA shape written into forward does not fit every batch: the batches of the "
+                  "training have {batch_size} images, {sizes}. Use the batch's own size, "
+                  "x.shape[0] (or -1), for the first dimension.").format(
+                    batch_size=batch_size, sizes=sizes))
     if "shapes cannot be multiplied" in error.message or "size mismatch" in error.message:
         mistake = lenet_mistake(mc.layout(student, model)) if name == "Cnn" else None
         if mistake is not None:
             return "\n" + api.mistake_message(mistake)
-        return ("\nThe layer sizes do not fit the input: check the input size of each layer "
-                "against the output size of the one before.")
+        return (_("\nThe layer sizes do not fit the input: check the input size of each layer "
+                  "against the output size of the one before."))
     return ""

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from grader.api import _
+from grader.api import N_, _
 from grader.api import (as_number, as_tensor, call, check_close, check_shape, CheckFailure,
                         describe_value, models as mc, NotImplementedYet, recipe, StudentError)
 
@@ -164,9 +164,9 @@ def compare_trajectories(got_steps: list, expected: list, initial: list, what: s
             raise CheckFailure(message + _diagnosis(got_steps, initial, k))
 
 
-IN_PLACE_HINT = ("update them in place (p -= lr * g, p.sub_(...) or p.copy_(...) under "
-                 "torch.no_grad()); `p = p - lr * g` only rebinds a local name, and the model "
-                 "never sees the update.")
+IN_PLACE_HINT = N_("update them in place (p -= lr * g, p.sub_(...) or p.copy_(...) under "
+                   "torch.no_grad()); `p = p - lr * g` only rebinds a local name, and the model "
+                   "never sees the update.")  # translated where it is shown
 
 
 def _unchanged(got_steps, initial) -> bool:
@@ -176,11 +176,12 @@ def _unchanged(got_steps, initial) -> bool:
 
 def _diagnosis(got_steps, initial, k) -> str:
     if _unchanged(got_steps, initial):
-        return f"\nThe parameters never changed: {IN_PLACE_HINT}"
+        return _("\nThe parameters never changed: {IN_PLACE_HINT}").format(
+                   IN_PLACE_HINT=_(IN_PLACE_HINT))
     if k > 0:
         first = "The first step matches" if k == 1 else f"The first {k} steps match"
-        return (f"\n{first}: check the state carried from one call to the next (what a call "
-                "returns is passed back to the next one).")
+        return (_("\n{first}: check the state carried from one call to the next (what a call "
+                  "returns is passed back to the next one).").format(first=first))
     return ""
 
 
@@ -414,19 +415,20 @@ def running_statistics_variants(xs, momentum: float) -> dict:
     return variants
 
 
-BN_LABELS = {"out": "output", "x_grad": "gradient with respect to the input",
-             "weight_grad": "gradient with respect to weight",
-             "bias_grad": "gradient with respect to bias",
-             "running_mean": "running_mean", "running_var": "running_var"}
+BN_LABELS = {"out": N_("output"), "x_grad": N_("gradient with respect to the input"),
+             "weight_grad": N_("gradient with respect to weight"),
+             "bias_grad": N_("gradient with respect to bias"),
+             "running_mean": "running_mean", "running_var": "running_var"}  # shown with _()
 
 
 def _running_stat_hint(key: str, got, variants: dict, k: int,
                        momentum: float) -> "str | known.Mistake":
     """The known mistake the running statistic ``got`` is what it gives, else a reminder."""
-    rule = (f"nn.BatchNorm1d updates running = (1 - momentum) · running + momentum · batch "
-            f"statistic (momentum = {momentum:g} is the weight of the new batch)")
-    unbiased = ("the running variance is fed the unbiased batch variance (divided by n - 1), "
-                "while the batch itself is normalised with the biased one (divided by n)")
+    rule = _("nn.BatchNorm1d updates running = (1 - momentum) · running + momentum · batch "
+             "statistic (momentum = {momentum:g} is the weight of the new batch)").format(
+        momentum=momentum)
+    unbiased = _("the running variance is fed the unbiased batch variance (divided by n - 1), "
+                 "while the batch itself is normalised with the biased one (divided by n)")
     value = as_tensor(got, key).double()
 
     def matches(name):
@@ -438,8 +440,8 @@ def _running_stat_hint(key: str, got, variants: dict, k: int,
     if key == "running_var" and matches("biased"):
         return known.RUNNING_VAR_BIASED
     if key == "running_var":
-        return f"\nAs a reminder, {rule}, and {unbiased}."
-    return f"\nAs a reminder, {rule}."
+        return _("\nAs a reminder, {rule}, and {unbiased}.").format(rule=rule, unbiased=unbiased)
+    return _("\nAs a reminder, {rule}.").format(rule=rule)
 
 
 def compare_batchnorm_steps(run: dict, keys: tuple[str, ...], momentum: float) -> None:
@@ -451,7 +453,7 @@ def compare_batchnorm_steps(run: dict, keys: tuple[str, ...], momentum: float) -
             label = (_("{what}, training step {value} of {n_steps} (batch of {run}): "
                        "{BN_LABELS}").format(
                          what=what, value=k + 1, n_steps=n_steps, run=run['batch_sizes'][k],
-                         BN_LABELS=BN_LABELS[key]))
+                         BN_LABELS=_(BN_LABELS[key])))
             if g[key] is None:
                 raise CheckFailure(f"{label} is missing" + (
                     " (no gradient: is the output computed from the parameters with tensor "
@@ -494,9 +496,9 @@ def compare_batchnorm_eval(run: dict) -> None:
     except known.DiagnosedFailure:
         raise
     except CheckFailure as failure:
-        x_stats_hint = ("\nIn eval mode (model.eval()) batch normalisation uses running_mean and "
-                        "running_var, not the statistics of the batch it is given — the "
-                        "running statistics themselves are checked separately.")
+        x_stats_hint = (_("\nIn eval mode (model.eval()) batch normalisation uses running_mean "
+                          "and running_var, not the statistics of the batch it is given — the "
+                          "running statistics themselves are checked separately."))
         raise CheckFailure(_("{failure}{x_stats_hint}").format(
                                failure=failure, x_stats_hint=x_stats_hint)) from None
     for key in ("running_mean", "running_var"):

@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from grader.api import _
+from grader.api import N_, _
 from grader.api import (as_number, as_tensor, call, check_close, check_finite, check_number,
                         check_shape, CheckFailure, describe_value, models as mc, recipe)
 
@@ -159,9 +159,9 @@ def update_scenario(student, n: int, n_in: int, n_out: int, dtype: torch.dtype, 
             "step_w": -eta * wg.grad, "step_b": -eta * bg.grad}
 
 
-IN_PLACE_HINT = ("update must change the tensors it is given, in place: w += ..., w.add_(...) or "
-                 "w[...] = ... (and the same for b). `w = w + ...` only rebinds a local name: "
-                 "the caller's w never sees the new values.")
+IN_PLACE_HINT = N_("update must change the tensors it is given, in place: w += ..., w.add_(...) "
+                   "or w[...] = ... (and the same for b). `w = w + ...` only rebinds a local "
+                   "name: the caller's w never sees the new values.")  # translated where shown
 
 
 def update_in_place(student, **kwargs) -> None:
@@ -359,7 +359,7 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
     if torch.equal(w, w0.double()) and torch.equal(b, b0.double()):
         raise CheckFailure(_("{what}: w and b are the starting values: the training changed "
                              "nothing. {IN_PLACE_HINT}").format(
-                               what=what, IN_PLACE_HINT=IN_PLACE_HINT))
+                               what=what, IN_PLACE_HINT=_(IN_PLACE_HINT)))
     if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
         raise CheckFailure(_("after training, w or b hold NaN or inf: the updates diverged — "
                              "is the step taken down the gradient (w += eta · xᵀ (t − y))?"))
@@ -373,8 +373,10 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
                       what="w and b after training with your update",
                       hint=" Is update right (see the update checks)? The course's rule: "
                       "w += eta · xᵀ (t − y), b += eta · Σ (t − y), in place.")
-    score.award_accuracy(predictions, test.labels, what="held-out images",
-                         context=f"after {epochs} epochs (eta={eta:g}, batches of {batch_size})",
+    score.award_accuracy(predictions, test.labels, what=_("held-out images"),
+                         context=_("after {epochs} epochs (eta={eta:g}, batches of "
+                                   "{batch_size})").format(
+                                     epochs=epochs, eta=eta, batch_size=batch_size),
                          low=float(settings["accuracy_low"]), high=float(settings["accuracy_high"]))
 
 
