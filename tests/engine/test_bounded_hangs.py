@@ -11,6 +11,8 @@ from grader import judge, limits
 from grader.assignment import load_assignment
 from grader.student_process import RequestLimits
 
+pytestmark = pytest.mark.slow  # gradings: part of the required suite
+
 LOOP = '''
 
 def train_loop(*args, **kwargs):  # never returns

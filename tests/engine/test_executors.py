@@ -15,6 +15,8 @@ from grader import limits
 from grader.assignment import load_assignment
 from grader.batch import run_batch
 
+pytestmark = pytest.mark.slow  # gradings: part of the required suite
+
 ASSIGNMENT = "perceptron"
 STEP = "w += eta * (x.T @ grad)"
 
