@@ -606,8 +606,8 @@ def grade_experiments(assignment, process, submission_file: Path | None, *,
 DESCRIPTIONS = {
     "experiment": N_("The results you recorded for this experiment: consistent with themselves "
                      "(best epoch, test accuracy), within the reference's range over seeds, and "
-                     "— for one or two experiments drawn at random — replayed with your code and "
-                     "seed."),
+                     "— for one or two experiments drawn at random — replayed with your code "
+                     "and seed."),
     "conclusion": N_("Your conclusion to the handout's question, against your own recorded "
                      "numbers and the reference's."),
 }
@@ -839,7 +839,7 @@ class _Checker:
         for curve in ("train_loss", "valid_loss"):
             for i in range(epochs):
                 mine, again = entry[curve][i], got[curve][i]
-                if not isinstance(again, (int, float)) or abs(mine - again) > atol + rtol * abs(again):
+                if abs(mine - again) > atol + rtol * abs(again):
                     return False, _(
                         "experiment {id} does not replay: with seed {seed} your code gives "
                         "{curve} {again:.6f} at epoch {epoch}, your results say {mine:.6f} — "
@@ -897,11 +897,14 @@ class _Checker:
             return []
         runs = [self.key["experiments"][exp].get("runs", {}) for exp in q.choices.values()]
         seeds = set.intersection(*(set(r) for r in runs)) if runs else set()
-        if q.quantity == "test_accuracy":
-            margin = lambda values: float(self.tolerance.get("answer_margin_abs", 0.01))  # noqa: E731
-        else:
-            rel = float(self.tolerance.get("answer_margin_rel", 0.01))
-            margin = lambda values: rel * sum(values) / len(values)  # noqa: E731
+        absolute = float(self.tolerance.get("answer_margin_abs", 0.01))
+        relative = float(self.tolerance.get("answer_margin_rel", 0.01))
+
+        def margin(values: list[float]) -> float:
+            if q.quantity == "test_accuracy":
+                return absolute
+            return relative * sum(values) / len(values)
+
         votes = []
         for s in sorted(seeds):
             choice, values = decide(q, {exp: self.key["experiments"][exp]["runs"][s]
@@ -940,8 +943,8 @@ def starter_cells(assignment) -> list[tuple[str, str]]:
             "import time\n\n"
             "SEED = 0  # any seed you like: the grader replays your experiments with it\n\n\n"
             "def run_experiment(experiment_id, epochs, optimizer, lr, **mlp_options):\n"
-            "    \"\"\"Train a new MLP with fit on the experiment's data (its batch size included), "
-            "test the\n    best epoch's weights and record the results.\"\"\"\n"
+            "    \"\"\"Train a new MLP with fit on the experiment's data (its batch size "
+            "included), test the\n    best epoch's weights and record the results.\"\"\"\n"
             "    train_loader, valid_loader, test_loader = grader.experiment_data(experiment_id, "
             "seed=SEED)\n"
             "    model = MLP(**mlp_options)  # right after experiment_data: seeded weights\n"

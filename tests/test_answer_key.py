@@ -115,13 +115,15 @@ def test_the_answer_key_page_in_headless_chromium(key, key_file, tmp_path):
         browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1200, "height": 1400})
-        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("console", lambda m: problems.append(m.text)
+                if m.type in ("error", "warning") else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
         page.goto(page_file.as_uri())
         rows = page.locator("#results tbody tr").all_inner_texts()
         figures = page.locator("figure svg").evaluate_all(
-            "els => els.map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height])")
+            "els => els.map(e => [e.getBoundingClientRect().width, "
+            "e.getBoundingClientRect().height])")
         conclusions = page.locator("#conclusions li").all_inner_texts()
         page.screenshot(path=str(tmp_path / "key.png"), full_page=True)
         browser.close()

@@ -293,7 +293,8 @@ def test_the_starter_cells_run_an_experiment_and_record_it(tmp_path, monkeypatch
                  **{name: getattr(ref, name) for name in assignment().required}}
     exec(code[0], namespace)
     namespace["run_experiment"]("relu", epochs=1, optimizer="SGD", lr=0.01, activation=nn.ReLU)
-    entry = json.loads((tmp_path / "MLP_pixels.experiments.json").read_text())["experiments"]["relu"]
+    results = json.loads((tmp_path / "MLP_pixels.experiments.json").read_text())
+    entry = results["experiments"]["relu"]
     assert len(entry["train_loss"]) == 1 and entry["parameters"] == 468874 and entry["seed"] == 0
 
 
@@ -310,7 +311,8 @@ def test_grader_check_in_a_notebook_grades_the_recorded_experiments_too(tmp_path
     submission = copy_dir / "MLP_pixels.ipynb"
     _copy_experiments(Notebook(b"{}", notebook.name, notebook, "Jupyter", live=True), submission)
     assert ex.find_results(submission) == copy_dir / "MLP_pixels.experiments.json"
-    assert ex.read_results(copy_dir / "MLP_pixels.experiments.json")["experiments"]["relu"]["seed"] == 1
+    copied = ex.read_results(copy_dir / "MLP_pixels.experiments.json")
+    assert copied["experiments"]["relu"]["seed"] == 1
     _copy_experiments(Notebook(b"{}", "Untitled.ipynb", None, "Colab", live=True),
                       copy_dir / "Untitled.ipynb")   # no file on disk: nothing to copy
     assert ex.find_results(copy_dir / "Untitled.ipynb") is None
