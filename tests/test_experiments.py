@@ -328,3 +328,24 @@ def test_a_grader_bug_fails_only_its_own_check(own, key, tmp_path, monkeypatch):
     assert len(experiments) == 4 and all(c.grader_error and c.score == 0 for c in experiments)
     assert "the check itself failed (ZeroDivisionError: division by zero)" in experiments[0].message
     assert all(c.passed for name, c in checks.items() if name.startswith("conclusion "))
+
+
+def test_without_a_key_the_handouts_experiments_are_checked_against_themselves(tmp_path,
+                                                                              monkeypatch):
+    """No answer key (a student's own grade check): every experiment of the handout is
+    expected, ranges are not compared (one note says so), the parameter count of an
+    architecture is checked against the handout's."""
+    monkeypatch.setenv(ex.KEY_ENV, str(tmp_path / "no-key.json"))
+    results = {"experiments": {"arch_256": {
+        "seed": 0, "train_loss": [1.0] * 20, "valid_loss": [0.5] * 19 + [0.4],
+        "test_accuracy": 0.932, "best_epoch": 19, "parameters": 203_000}}, "answers": {}}
+    (tmp_path / "MLP_pixels.experiments.json").write_text(json.dumps(results))
+    out = ex.grade_experiments(assignment(), None, tmp_path / "MLP_pixels.ipynb")
+    assert out.note == ("experiments checked without an answer key (grade answer-key): ranges "
+                        "not compared")
+    checks = {c.name: c for c in out.checks}
+    assert len([n for n in checks if n.startswith("experiment ")]) == 11
+    assert "203,000 parameters recorded; this architecture has 203,530" in \
+        checks["experiment arch_256"].message
+    assert checks["experiment sgd_b64"].message.startswith("experiment sgd_b64 (SGD, batch 64, "
+                                                           "lr 1e-2): not recorded in")
