@@ -141,8 +141,10 @@ def generate(name: str, *, seeds: int | None = None, quick: bool = False,
         entry = key["experiments"].get(e.id)
         if not entry or entry.get("fingerprint") != fingerprint(e):
             key["experiments"][e.id] = {"fingerprint": fingerprint(e), "runs": {}}
-    # Only this profile's experiments: a key holds what grading compares with.
+    # Only this profile's experiments and seeds: a key holds what grading compares with.
     key["experiments"] = {e.id: key["experiments"][e.id] for e in chosen}
+    for entry in key["experiments"].values():
+        entry["runs"] = {s: run for s, run in entry["runs"].items() if int(s) < seeds}
     todo = [(e, s) for e in chosen for s in range(seeds)
             if str(s) not in key["experiments"][e.id]["runs"]]
     runner = Runner(assignment, device, data_root)
