@@ -243,7 +243,7 @@ def _prose(line: str, names: list[str]) -> str:
     code spans, quoted code, identifiers (snake_case, calls, dotted names), paths and numbers."""
     import html
 
-    line = html.unescape(line)  # Markdown cells escape brackets: &#91;images&#93;
+    line = html.unescape(re.sub(r"<[^>]*>", " ", line))  # tags; Markdown's &#91;images&#93;
     for name in sorted(names, key=len, reverse=True):
         line = line.replace(name, " ")
     line = re.sub(r"`[^`]*`|(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"", " ", line)
