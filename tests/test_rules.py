@@ -209,3 +209,35 @@ def test_graded_perceptron_update_with_backward(tmp_path):
     assert set(failed) == {PERCEPTRON_RULE}, {n: c.message for n, c in failed.items()}
     assert failed[PERCEPTRON_RULE].score == 0 and failed[PERCEPTRON_RULE].max_score == 2
     assert sum(c.name.startswith("update") and c.passed for c in result.checks) >= 2
+
+
+def test_an_instructor_rule_with_calls_per_element(tmp_path):
+    """A rule added by an instructor: forbidden calls (patterns), one check per element."""
+    import shutil
+
+    from grader.assignment import load_folder
+
+    folder = tmp_path / "perceptron"
+    shutil.copytree(load_assignment("perceptron").folder, folder,
+                    ignore=shutil.ignore_patterns("corpus", "__pycache__"))
+    with open(folder / "assignment.toml", "a") as f:
+        f.write('\n[[rules]]\ncheck = "without a library solver"\nscope = "each"\n'
+                'elements = ["forward", "softmax"]\npoints = 1\n'
+                'calls = ["torch.linalg.*", "*.softmax"]\nmessage = "write it with + and @"\n')
+    assignment = load_folder(folder)
+    reference = practical("perceptron")[1]
+    code = edit(reference, "    return e / e.sum(dim=1, keepdim=True)\n",
+                "    return z.softmax(dim=1)\n")
+    path = tmp_path / "sub" / "perceptron.py"
+    path.parent.mkdir()
+    path.write_text(code)
+    source = read_source(path, assignment.module)
+    plan = slicing.plan(source.text, source.display_name, assignment.required)
+    checks = {c.name: c for c in rules.rule_checks(assignment, source, plan, [])}
+    assert checks["forward without a library solver"].status == "passed"
+    softmax = checks["softmax without a library solver"]
+    assert softmax.status == "failed" and softmax.max_score == 1
+    assert softmax.message.startswith("softmax uses softmax() (perceptron.py, line "), softmax.message
+    assert softmax.message.endswith(": write it with + and @")
+    assert checks[PERCEPTRON_RULE].status == "passed"  # the practical's own rule is untouched
+    assert ("softmax without a library solver", 1.0, "public") in rules.listed_checks(assignment)
