@@ -16,8 +16,8 @@ from grader.diagnosis import Mistake
 PRACTICALS = {p.name: p for p in practicals.practicals()}
 GOAL = 0.8
 # Practicals whose catalogue does not reach the goal yet, with the share it has (issue 12):
-# the NumPy framework's gradient checks compare whole arrays, their mistakes are not declared.
-NOT_YET = {"diy": 0.0}
+# the NumPy framework: a third of its bugs (kernels, strides, pooling winners) not yet declared.
+NOT_YET = {"diy": 0.5}
 
 
 def catalogue(name: str) -> dict[str, Mistake]:

@@ -49,7 +49,10 @@ from grader.api import (FD_THRESHOLD, MISSING, CheckFailure, NotImplementedYet, 
                         check_close, check_finite, check_gradient, check_number, describe_layout,
                         describe_value, entries, expected_gradients, float64_note,
                         forward_matches, gradient_matches_parameters, label, layouts,
-                        linear_credit, matching_readings, readings, recipe, relative_error, t)
+                        linear_credit, matching, matching_readings, readings, recipe,
+                        relative_error, t)
+
+import diy_mistakes as known
 
 THRESHOLD = FD_THRESHOLD
 
@@ -121,7 +124,7 @@ def linear_t(p, x):
 
 
 def conv1d_op(k_size, chan_in, chan_out, stride=1) -> Op:
-    return Op("the cross-correlation of x with its kernel, plus its bias",
+    return Op(_("the cross-correlation of x with its kernel, plus its bias"),
               {"W": (k_size, chan_in, chan_out), "b": (chan_out,)},
               lambda p, x: conv1d_t(p, x, stride))
 
@@ -132,7 +135,7 @@ def conv1d_t(p, x, stride):
 
 
 def conv2d_op(k_h, k_w, chan_in, chan_out, stride_h=1, stride_w=1) -> Op:
-    return Op("the cross-correlation of x with its kernel, plus its bias",
+    return Op(_("the cross-correlation of x with its kernel, plus its bias"),
               {"W": (k_h, k_w, chan_in, chan_out), "b": (chan_out,)},
               lambda p, x: conv2d_t(p, x, stride_h, stride_w))
 
@@ -160,11 +163,11 @@ OPS = {
 
 
 def maxpool1d_op(k, stride) -> Op:
-    return Op("the max of each window", {}, lambda p, x: maxpool1d_t(x, k, stride))
+    return Op(_("the max of each window"), {}, lambda p, x: maxpool1d_t(x, k, stride))
 
 
 def avgpool2d_op(k_h, k_w, stride_h, stride_w) -> Op:
-    return Op("the mean of each window", {},
+    return Op(_("the mean of each window"), {},
               lambda p, x: avgpool2d_t(x, k_h, k_w, stride_h, stride_w))
 
 
@@ -188,7 +191,8 @@ def module_forward_scenario(student, module, x, out_shape, spec, compute, what) 
                           what=what, shape=list(x.shape)))
     params = attribute(module, "_parameters")
     forward_matches(out, canonical_parameters(params, spec, what), lambda p: compute(p, x),
-                    f"{what}.forward(x) vs the operator applied to its own parameters")
+                    _("{what}.forward(x) vs the operator applied to its own parameters").format(
+                        what=what))
 
 
 # ------------------------------------------------------------------------ gradients, here
@@ -207,9 +211,15 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
     out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
                       gettext("{what}.forward(x) for x of shape {shape}").format(
                           what=what, shape=list(x.shape)))
-    dx = check_array(call(f"{what}: forward(x) then backward_delta(x, delta) for x of shape "
-                          f"{list(x.shape)}", module.backward_delta, x, delta), x.shape,
-                     gettext("{what}.backward_delta(x, delta) (shaped like x)").format(what=what))
+    raw = call(gettext("{what}: forward(x) then backward_delta(x, delta) for x of shape {shape}").format(
+                   what=what, shape=list(x.shape)), module.backward_delta, x, delta)
+    mistakes = known.backward_delta_mistakes(what)
+    try:
+        dx = check_array(raw, x.shape, gettext("{what}.backward_delta(x, delta) (shaped like "
+                                               "x)").format(what=what))
+    except CheckFailure as e:
+        raise_known(e, raw, mistakes, x, delta, None)
+        raise
     params = attribute(module, "_parameters") if op.spec else None
     arrays = dict(entries(params, f"{what}._parameters")) if op.spec else {}
     candidates, matched = matching_readings(params, op, x, out, what)
@@ -221,9 +231,10 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
                              "_parameters ({describe_layout}), so its backward_delta cannot be "
                              "checked against them: see its forward check first").format(
                                what=what, label=op.label, describe_layout=describe_layout(params)))
-    failure = None
+    failure, right = None, None
     for reading in candidates:
         expected, _ = expected_gradients(op, reading, arrays, x, delta)
+        right = expected if right is None else right
         try:
             check_gradient(dx, expected, f"{what}.backward_delta(x, delta) vs dL/dx computed "
                              f"by the grader (x of shape {list(x.shape)})" + float64_note(dx),
@@ -231,7 +242,23 @@ def check_backward_delta(student, module, x, out_shape, what: str, op: Op, seed:
             return
         except CheckFailure as e:
             failure = failure or e
+    raise_known(failure, dx, mistakes, x, delta, right)
     raise failure
+
+
+def raise_known(failure: CheckFailure, got, mistakes, first, second, right) -> None:
+    """Raise ``failure`` as the known mistake whose gradient, computed here from the check's
+    inputs (and the right gradient), the student's is (within the gradient check's tolerance)."""
+    def same_gradient(actual, wrong) -> bool:
+        a = np.asarray(actual, dtype=np.float64)
+        w = np.asarray(wrong, dtype=np.float64)
+        return a.shape == w.shape and relative_error(a, w) <= THRESHOLD
+
+    found = matching(got, [m.gives(lambda fn=fn: fn(first, second, right)) for m, fn in mistakes
+                           if right is not None or m is known.FLATTEN_NOT_RESHAPED],
+                     same_gradient)
+    if found is not None:
+        raise found[0].failure(str(failure)) from None
 
 
 def check_backward_update_gradient(student, module, x, out_shape, what: str, op: Op,
@@ -243,8 +270,8 @@ def check_backward_update_gradient(student, module, x, out_shape, what: str, op:
                       gettext("{what}.forward(x) for x of shape {shape}").format(
                           what=what, shape=list(x.shape)))
     call(f"{what}.zero_grad()", module.zero_grad)
-    call(f"{what}: forward(x), zero_grad() then backward_update_gradient(x, delta) for x of "
-         f"shape {list(x.shape)}", module.backward_update_gradient, x, delta)
+    call(gettext("{what}: forward(x), zero_grad() then backward_update_gradient(x, delta) for x of "
+           "shape {shape}").format(what=what, shape=list(x.shape)), module.backward_update_gradient, x, delta)
     st = state(module)
     pairs = gradient_matches_parameters(st["parameters"], st["gradient"], what)
     arrays = {key: p for key, p, _ in pairs}
@@ -275,9 +302,13 @@ def check_loss_backward(student, name: str, y, yhat, what: str) -> None:
                        _("{what}.backward(y, yhat) (shaped like yhat)").format(what=what))
     z = torch.tensor(np.asarray(yhat, dtype=np.float64), requires_grad=True)
     loss_t(name, t(y), z).sum().backward()
-    check_gradient(grad, z.grad.numpy(), f"{what}.backward vs the gradient of "
-                     f"{what}.forward(y, yhat).sum() computed by the grader (batch of {len(y)})"
-                     + float64_note(grad))
+    try:
+        check_gradient(grad, z.grad.numpy(), f"{what}.backward vs the gradient of "
+                         f"{what}.forward(y, yhat).sum() computed by the grader (batch of "
+                         f"{len(y)})" + float64_note(grad))
+    except CheckFailure as e:
+        raise_known(e, grad, known.loss_backward_mistakes(name), y, yhat, z.grad.numpy())
+        raise
 
 
 # ------------------------------------------------------------------------- losses
@@ -367,10 +398,10 @@ def accumulation_scenario(student, module, x, out_shape, what: str) -> None:
                                  "backward_update_gradient").format(what=what, label=label(key)))
         g2 = twice[key]
         if np.allclose(g2, g1, rtol=1e-12, atol=0) and not np.allclose(g2, 2 * g1):
-            raise CheckFailure(_("{what}.backward_update_gradient replaced _gradient{label} "
-                                 "instead of adding to it: two calls with the same (x, delta) "
-                                 "must give twice the gradient of one (use +=)").format(
-                                   what=what, label=label(key)))
+            raise known.GRADIENT_OVERWRITTEN.at(f"{what.split('(')[0]}.backward_update_gradient"
+                                                ).failure(_("{what}._gradient{label} after two "
+                                                            "calls is that of one").format(
+                                                              what=what, label=label(key)))
         check_close(g2, 2 * g1, _("{what}._gradient{label} after two backward_update_gradient "
                                   "calls (twice that of one: gradients accumulate)").format(
                                     what=what, label=label(key)), rtol=1e-10, atol=1e-12)
@@ -404,10 +435,9 @@ def update_scenario(student, module, x, out_shape, steps, what: str) -> None:
                                        what=what, done=done, label=label(key)))
             expected = before - total * grad
             if np.allclose(now[key], before + total * grad, rtol=1e-10, atol=1e-12) and np.any(grad):
-                raise CheckFailure(_("{what}.{done} moved _parameters{label} along the "
-                                     "gradient: gradient descent subtracts it (parameter -= "
-                                     "step * gradient)").format(
-                                       what=what, done=done, label=label(key)))
+                raise known.UPDATE_WRONG_SIGN.failure(_("{what}.{done} moved _parameters{label} "
+                                                        "along the gradient").format(
+                                                          what=what, done=done, label=label(key)))
             check_close(now[key], expected, f"{what}._parameters{label(key)} after {done} "
                         f"(expected parameter - {total:g} · gradient"
                         + (", the default step being 1e-3" if step is None else "") + ")",
@@ -565,28 +595,33 @@ def optim_scenario(student, seed=0, eps=0.1) -> None:
     losses, ea, ec = replay(a, c, X, Y, batches, eps)
     what = (gettext("Optim(net, loss, eps={eps:g}).step on batches of 6 then 4 (net: an element-wise "
               "affine module of the grader's own, loss: sum_j y_j yhat_j)").format(eps=eps))
+    # The second batch's loss is taken after the first update: a mistaken update shows there.
+    summed = replay(a, c, X, Y, batches, eps, mean=False)[0]
+    kept = replay(a, c, X, Y, batches, eps, zero=False)[0]
     for k, (value, expected) in enumerate(zip(returned, losses)):
         check_number(value, expected, gettext("{what}: the value returned by step #{value} (the "
                                         "batch's mean loss, before the update)").format(
-                                          what=what, value=k + 1), rtol=1e-9, atol=1e-12)
+                                          what=what, value=k + 1), rtol=1e-9, atol=1e-12,
+                     known_mistakes=[known.OPTIM_SUMMED_GRADIENT.gives(summed[k]),
+                                     known.OPTIM_NO_ZERO_GRAD.gives(kept[k])])
     for name, got, expected in (("a", final["a"], ea), ("c", final["c"], ec)):
         if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
             continue
-        diagnosis = ""
-        for mean, zero, text in ((False, True, "the gradient of the summed loss was followed: "
-                                  "divide loss.backward(...) by the batch size (mean loss)"),
-                                 (True, False, "the gradients of the first step were still there "
-                                  "at the second: call net.zero_grad() at the start of step"),
-                                 (False, False, "no zero_grad and no division by the batch size")):
+        def replayed(mean: bool, zero: bool, name=name):
+            """The parameter after the two steps, done here the mistaken way."""
             _, xa, xc = replay(a, c, X, Y, batches, eps, mean=mean, zero=zero)
-            if np.allclose(got, xa if name == "a" else xc, rtol=1e-9, atol=1e-12):
-                diagnosis = f" — {text}"
-                break
+            return xa if name == "a" else xc
+
+        diagnosis = ""
+        if np.allclose(got, replayed(False, False), rtol=1e-9, atol=1e-12):
+            diagnosis = _(" — no zero_grad and no division by the batch size")
         if np.allclose(got, a if name == "a" else c):
             diagnosis = gettext(" — the parameters did not move: call net.update_parameters(eps)")
         check_close(got, expected, gettext("{what}: parameter {name!r} after the two steps{diagnosis}").format(
                                        what=what, name=name, diagnosis=diagnosis),
-                    rtol=1e-9, atol=1e-12)
+                    rtol=1e-9, atol=1e-12, known_mistakes=[
+                        known.OPTIM_SUMMED_GRADIENT.gives(lambda: replayed(False, True)),
+                        known.OPTIM_NO_ZERO_GRAD.gives(lambda: replayed(True, False))])
 
 
 def sgd_probe_run(student, n=50, batch_size=16, epochs=3, eps=0.01, seed=0, probe_seed=0):
@@ -599,7 +634,7 @@ def sgd_probe_run(student, n=50, batch_size=16, epochs=3, eps=0.01, seed=0, prob
     seen = net.batches()
     batches = []
     for k, ids in enumerate(seen):
-        ids = as_array(ids, "batch ids")
+        ids = as_array(ids, _("batch ids"))
         if not np.all(np.isin(ids, np.arange(n))):
             raise CheckFailure(_("SGD passed the network rows that are not rows of X"))
         batches.append(ids.astype(np.int64))
@@ -612,7 +647,7 @@ def split_epochs(batches, n, epochs, batch_size, what):
     sizes = [len(b) for b in batches]
     if len(batches) != expected_steps * epochs:
         if len(batches) == epochs and all(s == n for s in sizes):
-            raise CheckFailure(_("{what}: one update per epoch on all {n} samples — batch_size "
+            raise known.SGD_IGNORES_BATCH_SIZE.failure(_("{what}: one update per epoch on all {n} samples — batch_size "
                                  "is ignored (expected {expected_steps} updates per epoch on "
                                  "batches of {batch_size})").format(
                                    what=what, n=n, expected_steps=expected_steps,
@@ -709,7 +744,7 @@ def trained_parameters(layers, x, when: str) -> tuple[list, list, list[str]]:
 
 def train(student, net, loss_name, x, y, settings, prefix, seed):
     """The student's SGD on the student's network; what it returned (only drawn, below)."""
-    return call("SGD(net, loss, X, Y, batch_size, epochs, eps, seed)", student.SGD, net,
+    return call(_("SGD(net, loss, X, Y, batch_size, epochs, eps, seed)"), student.SGD, net,
                 getattr(student, loss_name)(), x, y, int(settings[f"{prefix}_batch_size"]),
                 int(settings[f"{prefix}_epochs"]), float(settings[f"{prefix}_eps"]), seed)
 
@@ -752,7 +787,7 @@ def classifier_scenario(student, score, layers, net, x, y_onehot, x_test, y_test
     parameters, and the test loss before and after: no decrease, no credit."""
     epochs = int(settings[f"{prefix}_epochs"])
     history = train(student, net, "CELogSoftmax", x, y_onehot, settings, prefix, seed)
-    before, after, notes = trained_parameters(layers, x_test, "after training")
+    before, after, notes = trained_parameters(layers, x_test, _("after training"))
     logits = network_outputs(layers, after, x_test)
     check_finite(logits, _("the trained network's outputs (computed from its parameters)"))
     loss_before, loss_after = ce(network_outputs(layers, before, x_test), y_test), ce(logits, y_test)
@@ -796,15 +831,17 @@ def mlp_accuracy_scenario(student, settings, usps, score, seed: int) -> None:
     epochs = int(settings["mlp_epochs"])
     classifier_scenario(
         student, score, layers, net, x, one_hot(labels, 10), x_test, y_test, settings, "mlp",
-        seed, f"held-out {test.name} images",
-        f"after {epochs} epochs of SGD on Linear({x.shape[1]}, {hidden}) → TanH → "
-        f"Linear({hidden}, 10) with CELogSoftmax", 10)
+        seed, _("held-out {name} images").format(name=test.name),
+        _("after {epochs} epochs of SGD on Linear({shape}, {hidden}) → TanH → Linear({hidden}, "
+          "10) with CELogSoftmax").format(epochs=epochs, shape=x.shape[1], hidden=hidden), 10)
 
 
 def training_curve(history, epochs, what) -> list[float]:
     """One number per epoch (a list, tuple or 1-D array), or a failure saying what came."""
     if isinstance(history, np.ndarray) and history.ndim == 1:
         history = history.tolist()
+    if history is None:
+        raise known.SGD_RETURNS_NOTHING.failure(_("{what} returned None").format(what=what))
     if not isinstance(history, (list, tuple)) or len(history) != epochs:
         hint = ""
         if isinstance(history, (list, tuple)) and len(history) > epochs and len(history) % epochs == 0:
@@ -855,8 +892,8 @@ def conv1d_accuracy_scenario(student, settings, score, seed: int) -> None:
     epochs = int(settings["conv_epochs"])
     classifier_scenario(
         student, score, layers, net, x, one_hot(labels, 2), x_test, y_test, settings, "conv",
-        seed, "held-out signals (a flat bump or an oscillation at a random place)",
-        f"after {epochs} epochs of Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → "
-        "Linear(56, 2)", 2)
+        seed, _("held-out signals (a flat bump or an oscillation at a random place)"),
+        _("after {epochs} epochs of Conv1D(4, 1, 4) → ReLU → MaxPool1D(2, 2) → Flatten → "
+          "Linear(56, 2)").format(epochs=epochs), 2)
 
 

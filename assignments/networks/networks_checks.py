@@ -142,7 +142,9 @@ def mlp_mistake(layout: list[dict], name: str, kwargs: dict) -> api.Mistake | No
     wanted = [tuple(p.shape) for p in handout(name, kwargs).parameters() if p.dim() == 2]
     if len(shapes) == len(wanted) - 1 and shapes == wanted[:-1]:
         return known.NO_OUTPUT_LAYER.at(f"{name}.__init__")
-    if shapes and len(shapes) == len(wanted) and shapes != wanted:
+    sizes_given = {k: v for k, v in kwargs.items() if k not in ("hidden_num", "hidden_sizes")}
+    default = [tuple(p.shape) for p in handout(name, sizes_given).parameters() if p.dim() == 2]
+    if shapes and shapes != wanted and (len(shapes) == len(wanted) or shapes == default):
         return known.HIDDEN_SIZES_IGNORED.at(f"{name}.__init__")
     return None
 
@@ -291,12 +293,13 @@ def relu_crafted(student, name: str, seed: int) -> None:
                    "negative"))
     if torch.allclose(got, without_relu, atol=1e-4):
         raise known.NO_RELU.at(f"{name}.forward").failure(
-            f"{what}: the outputs are {without_relu[0, 0].item():g}, what the network gives "
-            f"without ReLU ({story}; without ReLU each pair cancels)")
+            _("{what}: the outputs are {without_relu:g}, what the network gives without ReLU "
+              "({story}; without ReLU each pair cancels)").format(
+                what=what, without_relu=without_relu[0, 0].item(), story=story))
     if name == "DeepNet" and torch.allclose(got, expected.clamp_min(0), atol=1e-4):
         raise known.RELU_ON_OUTPUT.at(f"{name}.__init__").failure(
-            f"{what}: every output is 0 where the logits should be negative (about "
-            f"{expected.mean().item():.1f})")
+            _("{what}: every output is 0 where the logits should be negative (about {mean:.1f})").format(
+                what=what, mean=expected.mean().item()))
     check_close(got, expected, f"{what} ({story})", rtol=1e-4, atol=1e-4)
 
 
@@ -338,8 +341,9 @@ def early_stopping(student, losses: list[float], expected_stop: int | None, *,
         losses, 2 if patience is None else patience, 1e-3 if min_delta is None else min_delta),
         lambda got, wrong: got == wrong)
     if found is not None:
-        raise found[0].failure(f"{made} fed the valid losses [{shown}], one per epoch: step "
-                               f"{told}; {wanted}")
+        raise found[0].failure(_("{made} fed the valid losses [{shown}], one per epoch: step "
+                                 "{told}; {wanted}").format(
+                                   made=made, shown=shown, told=told, wanted=wanted))
     hint = ""
     if first is not None and expected_stop is not None and first == expected_stop + 1:
         hint = _(" — one epoch late")
@@ -383,8 +387,9 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
 
     def train_in_child():
         try:
-            api.call(f"training {name}() ({epochs} epochs of Adam with the grader's loop, on "
-                    f"{len(train.labels)} {layout})", train_recipe, model, inputs(train),
+            api.call(_("training {name}() ({epochs} epochs of Adam with the grader's loop, on "
+                       "{count} {layout})").format(
+                         name=name, epochs=epochs, count=len(train.labels), layout=layout), train_recipe, model, inputs(train),
                     train.labels, **train_kwargs)
         except NotImplementedYet:
             raise
@@ -400,8 +405,8 @@ def accuracy_scenario(student, settings, splits, score, name: str, seed: int) ->
         data=(inputs(train), train.labels), valid=(inputs(valid), valid.labels),
         train_kwargs=train_kwargs, scored=inputs(test), probes=probes,
         min_agreement=float(settings["accuracy_min_agreement"]),
-        mismatch_hint=f" Does {name} use layers the handout's network does not have (dropout, "
-        "batch norm), or detach a tensor in forward?",
+        mismatch_hint=_(" Does {name} use layers the handout's network does not have (dropout, "
+                        "batch norm), or detach a tensor in forward?").format(name=name),
         probe_hint=f" See the {name} checks.")
     score.award_accuracy(
         predictions, test.labels, what=_("held-out images ({layout})").format(layout=layout),
