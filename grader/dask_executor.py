@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -119,12 +120,11 @@ def _finished(client, pending: dict, submit):
     with a worker killed mid-task), and a student must not wait for it forever. A result that
     cannot be fetched is computed again under a new task (its student written once all the
     same: each student's result is taken from the first task that gives it)."""
-    from distributed import wait
-
-    try:
-        done = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED").done
-    except TimeoutError:
-        done = set()
+    deadline = time.monotonic() + POLL_S
+    done = {f for f in pending if f.done()}
+    while not done and time.monotonic() < deadline:  # (distributed.wait would use the
+        time.sleep(0.1)                                # process's default client, not ours)
+        done = {f for f in pending if f.done()}
     if not done:
         held = client.who_has(list(pending))
         done = {f for f in pending if held.get(f.key)}
