@@ -127,7 +127,7 @@ def mean_loss_matches(value: Any, batch_mean: float, sample_mean: float, what: s
         with diagnosis.recognising(value, known_mistakes, diagnosis.passes(
                 lambda wrong: mean_loss_matches(value, wrong, wrong, what))):
             return mean_loss_matches(value, batch_mean, sample_mean, what)
-    value = as_number(value, f"{what} (the mean loss)")
+    value = as_number(value, _("{what} (the mean loss)").format(what=what))
     for expected in (batch_mean, sample_mean):
         if abs(value - expected) <= 1e-4 * max(1.0, abs(expected)):
             return float(value)

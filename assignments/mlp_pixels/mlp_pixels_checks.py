@@ -47,12 +47,14 @@ def train_loop_scenario(student, mnist, optimizer: str, lr: float, n: int, batch
     batch_mean, sample_mean = mc.reference_epoch(local, batches, nn.CrossEntropyLoss(),
                                                  optimizer_class(local.parameters(), lr=lr))
     if all(torch.equal(a, b) for a, b in zip(after, before)):
-        raise known.NO_STEP.failure("train_loop did not change the weights")
-    mc.compare_parameters(after, local, f"weights after one epoch of train_loop ({optimizer.upper()},"
-                          f" lr={lr:g}, {n} samples in batches of {batch_size})",
+        raise known.NO_STEP.failure(gettext("train_loop did not change the weights"))
+    mc.compare_parameters(after, local, gettext("weights after one epoch of train_loop ({upper}, "
+                                          "lr={lr:g}, {n} samples in batches of {batch_size})").format(
+                                            upper=optimizer.upper(), lr=lr, n=n,
+                                            batch_size=batch_size),
                           known_mistakes=known.train_loop_mistakes(start, batches, optimizer_class,
                                                                    lr))
-    mc.mean_loss_matches(loss, batch_mean, sample_mean, "train_loop's return value",
+    mc.mean_loss_matches(loss, batch_mean, sample_mean, gettext("train_loop's return value"),
                          known_mistakes=known.loss_mistakes(
                              "train_loop", lambda: known.epoch_losses(start, batches,
                                                                       optimizer_class, lr)))
@@ -174,8 +176,9 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
         saved = student.lib("torch.load")(checkpoint, weights_only=True)
     except CheckFailure as e:
         if best == 0:
-            raise never_first.failure(f"fit did not save a readable checkpoint at "
-                                      f"{checkpoint!r}; the best epoch was 0") from None
+            raise never_first.failure(gettext("fit did not save a readable checkpoint at "
+                                        "{checkpoint!r}; the best epoch was 0").format(
+                                          checkpoint=checkpoint)) from None
         raise CheckFailure(gettext("fit did not save a readable checkpoint at {checkpoint!r} (the "
                              "best epoch was {best}; the first epoch counts too): {e}").format(
                                checkpoint=checkpoint, best=best, e=e)) from None
@@ -191,8 +194,8 @@ def fit_scenario(student, mnist, first_is_best: bool, epochs: int = 4) -> int:
         which = f"those of epoch {other[0]}" if other else "those of no epoch"
         if other == [epochs - 1]:
             raise known.SAVES_EVERY_EPOCH.failure(
-                f"the checkpoint holds the weights of the last epoch, not those of the best "
-                f"epoch {best}")
+                gettext("the checkpoint holds the weights of the last epoch, not those of the best "
+                  "epoch {best}").format(best=best))
         raise CheckFailure(gettext("the checkpoint holds the wrong weights: tensor {key!r} matches "
                              "{which}, not those of the best epoch {best} (valid losses "
                              "{value})").format(
@@ -222,7 +225,8 @@ def accuracy_scenario(student, settings, splits, score, seed: int):
     train_recipe = mc.recipe(student, "train")
 
     def train_in_child():
-        call(f"training {what} ({epochs} epochs of Adam on {len(train.labels)} images)",
+        call(_("training {what} ({epochs} epochs of Adam on {count} images)").format(
+                 what=what, epochs=epochs, count=len(train.labels)),
                 train_recipe, model, train.images, train.labels, train_loop=student.train_loop,
                 **train_kwargs)
 
@@ -232,8 +236,9 @@ def accuracy_scenario(student, settings, splits, score, seed: int):
         data=(train.images, train.labels), valid=(valid.images, valid.labels),
         train_kwargs=train_kwargs, scored=test.images, probes=probes,
         min_agreement=float(settings["accuracy_min_agreement"]),
-        mismatch_hint=" Is train_loop right (see the train_loop checks)? One epoch is zero_grad, "
-        "forward, loss, backward, step on every batch of the dataloader.",
+        mismatch_hint=_(" Is train_loop right (see the train_loop checks)? One epoch is "
+                        "zero_grad, forward, loss, backward, step on every batch of the "
+                        "dataloader."),
         probe_hint=" See the MLP checks.")
     score.award_accuracy(predictions, test.labels, what=_("held-out images"),
                          context=_("after {epochs} epochs").format(epochs=epochs),

@@ -229,8 +229,11 @@ def decayed_lr_values(student, cases: list[tuple[float, float, int]]) -> None:
         expected = lr0 / (1 + decay * iteration)
         if not abs(value - expected) <= 1e-9 + 1e-7 * abs(expected):
             if abs(value - lr0 * decay ** iteration) <= 1e-9 + 1e-7 * abs(value):
-                raise known.DECAY_EXPONENTIAL.failure(f"{what} = {value:.6g}, expected lr0 / "
-                                                      f"(1 + decay · iteration) = {expected:.6g}")
+                raise known.DECAY_EXPONENTIAL.failure(_("{what} = {value:.6g}, expected lr0 / "
+                                                        "(1 + decay · iteration) = "
+                                                        "{expected:.6g}").format(
+                                                          what=what, value=value,
+                                                          expected=expected))
             raise CheckFailure(_("{what} = {value:.6g}, expected lr0 / (1 + decay · iteration) "
                                  "= {expected:.6g}").format(
                                    what=what, value=value, expected=expected))
@@ -266,7 +269,8 @@ def l2_penalty_scenario(student, layers: list[tuple], lam: float, seed: int) -> 
         raise CheckFailure(detail)
     if not reply["is_tensor"] or not reply["requires_grad"]:
         raise known.L2_DETACHED.failure(
-            f"{what} returned {describe_value(reply['value'])}, with requires_grad False")
+            _("{what} returned {describe_value}, with requires_grad False").format(
+                what=what, describe_value=describe_value(reply['value'])))
     grads = {g["name"]: g["grad"] for g in reply["grads"]}
     for name, w in weights:
         got = grads.get(name)
@@ -301,8 +305,8 @@ def dropout_statistics(student, p: float, seed: int, shape=(400, 500)) -> None:
         hint = ""
         if abs(rate - (1 - p)) <= tolerance:
             raise known.DROPOUT_P_IS_KEEP.failure(
-                f"{what}: {rate:.4f} of the outputs are zero ({zeros:,} of {n:,}), expected "
-                f"p = {p:g}")
+                _("{what}: {rate:.4f} of the outputs are zero ({zeros:,} of {n:,}), expected p "
+                  "= {p:g}").format(what=what, rate=rate, zeros=zeros, n=n, p=p))
         if zeros == 0:
             hint = _(": nothing was dropped — is the layer active in train mode?")
         raise CheckFailure(_("{what}: {rate:.4f} of the outputs are zero ({zeros:,} of {n:,}), "
@@ -337,8 +341,9 @@ def dropout_identity(student, p: float, train: bool, seed: int) -> None:
     if not torch.equal(y.to(x.dtype), x):
         changed = int((y.to(x.dtype) != x).sum())
         if not train:
-            raise known.DROPOUT_IN_EVAL.failure(f"{what} changed {changed:,} of {x.numel():,} "
-                                                "values")
+            raise known.DROPOUT_IN_EVAL.failure(_("{what} changed {changed:,} of {numel:,} "
+                                                  "values").format(
+                                                    what=what, changed=changed, numel=x.numel()))
         why = (_("in eval mode (model.eval()) dropout is the identity: check self.training")
                if not train else _("with p = 0 nothing is dropped and 1 / (1 - p) = 1"))
         raise CheckFailure(_("{what} changed {changed:,} of {numel:,} values: {why}").format(
@@ -572,7 +577,9 @@ def prf_scenario(student, y_true, y_pred, n_classes: int, what: str) -> None:
         raise known.PRF_F1_OF_MEANS.failure(lines[0])
     if all(math.isclose(v, acc, rel_tol=1e-6, abs_tol=1e-9) for v in got):
         raise known.PRF_MICRO.failure(lines[0] + f"; accuracy {acc:.6g}")
-    lines.append(f"Classes never predicted: {never_predicted or 'none'}; absent from y_true: "
-                 f"{absent or 'none'}; all {n_classes} classes count in the mean, with 0 "
-                 "where a ratio is 0/0, and F1 is the mean of the per-class F1.")
+    lines.append(_("Classes never predicted: {value}; absent from y_true: {value2}; all "
+                   "{n_classes} classes count in the mean, with 0 where a ratio is 0/0, and F1 "
+                   "is the mean of the per-class F1.").format(
+                     value=never_predicted or 'none', value2=absent or 'none',
+                     n_classes=n_classes))
     raise CheckFailure("\n".join(lines))

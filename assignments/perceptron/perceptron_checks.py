@@ -50,11 +50,14 @@ def init_shapes(student, n_in: int, n_out: int, with_generator: bool) -> None:
     what = f"init_params({n_in}, {n_out}{', generator=g' if with_generator else ''})"
     w, b = pair(student.init_params(n_in, n_out, **kwargs), what)
     if n_in != n_out and tuple(w.shape) == (n_out, n_in):
-        raise known.W_TRANSPOSED.failure(f"{what}: w has shape {list(w.shape)}, expected "
-                                         f"[{n_in}, {n_out}]")
+        raise known.W_TRANSPOSED.failure(_("{what}: w has shape {shape}, expected [{n_in}, "
+                                           "{n_out}]").format(
+                                             what=what, shape=list(w.shape), n_in=n_in,
+                                             n_out=n_out))
     check_shape(w, (n_in, n_out), f"{what}: w")
     if tuple(b.shape) == (n_out,):
-        raise known.B_FLAT.failure(f"{what}: b has shape [{n_out}], expected [1, {n_out}]")
+        raise known.B_FLAT.failure(_("{what}: b has shape [{n_out}], expected [1, {n_out}]").format(
+                                       what=what, n_out=n_out))
     check_shape(b, (1, n_out), f"{what}: b")
     for name, value in (("w", w), ("b", b)):
         if value.dtype != torch.float32:
@@ -75,16 +78,19 @@ def init_range(student, n_in: int, n_out: int, seed: int) -> None:
                                    what=what, name=name, shape=list(v.shape)))
         low, high = v.min().item(), v.max().item()
         if low < -RANGE * (1 + 1e-6) or high > RANGE * (1 + 1e-6):
-            raise known.INIT_TOO_WIDE.failure(f"{what}: {name} holds values in [{low:.3g}, "
-                                              f"{high:.3g}], outside [-0.001, 0.001]")
+            raise known.INIT_TOO_WIDE.failure(_("{what}: {name} holds values in [{low:.3g}, "
+                                                "{high:.3g}], outside [-0.001, 0.001]").format(
+                                                  what=what, name=name, low=low, high=high))
         if v.numel() > 1 and low == high:
-            raise known.INIT_CONSTANT.failure(f"{what}: every value of {name} is {low:g}")
+            raise known.INIT_CONSTANT.failure(_("{what}: every value of {name} is {low:g}").format(
+                                                  what=what, name=name, low=low))
     v = w.to(torch.float64)
     if v.numel() >= 1000:
         low, high, mean = v.min().item(), v.max().item(), v.mean().item()
         if low >= 0:
             raise known.INIT_POSITIVE_ONLY.failure(
-                f"{what}: the {v.numel():,} values of w lie in [{low:.3g}, {high:.3g}]")
+                _("{what}: the {numel:,} values of w lie in [{low:.3g}, {high:.3g}]").format(
+                    what=what, numel=v.numel(), low=low, high=high))
         if low > -0.9 * RANGE or high < 0.9 * RANGE or abs(mean) > 0.1 * RANGE:
             raise CheckFailure(
                 _("{what}: the {numel:,} values of w lie in [{low:.3g}, {high:.3g}] with mean "
@@ -102,12 +108,14 @@ def init_generator(student, n_in: int, n_out: int, seed: int, other_seed: int) -
     for name, first, second in (("w", w1, w2), ("b", b1, b2)):
         if first.shape != second.shape or not torch.equal(first, second):
             raise known.GENERATOR_IGNORED.failure(
-                f"two calls of init_params({n_in}, {n_out}, generator=g) with g = "
-                f"torch.Generator().manual_seed({seed}) both times gave different {name}")
+                _("two calls of init_params({n_in}, {n_out}, generator=g) with g = "
+                  "torch.Generator().manual_seed({seed}) both times gave different {name}").format(
+                    n_in=n_in, n_out=n_out, seed=seed, name=name))
     if w1.shape == w3.shape and b1.shape == b3.shape and torch.equal(w1, w3) and torch.equal(b1, b3):
         raise known.GENERATOR_IGNORED.failure(
-            f"init_params({n_in}, {n_out}, generator=g) gave the same w and b for generators "
-            f"seeded {seed} and {other_seed}")
+            _("init_params({n_in}, {n_out}, generator=g) gave the same w and b for generators "
+              "seeded {seed} and {other_seed}").format(
+                n_in=n_in, n_out=n_out, seed=seed, other_seed=other_seed))
 
 
 # ---------------------------------------------------------------------------------- forward
@@ -168,7 +176,8 @@ def update_in_place(student, **kwargs) -> None:
     s = update_scenario(student, **kwargs)
     unchanged = [name for name in ("w", "b") if torch.equal(s[f"{name}_after"], s[name])]
     if unchanged:
-        raise known.NOT_IN_PLACE.failure(f"{s['what']} left {' and '.join(unchanged)} unchanged")
+        raise known.NOT_IN_PLACE.failure(_("{s} left {join} unchanged").format(
+                                             s=s['what'], join=' and '.join(unchanged)))
     for name in ("w", "b"):
         if s[f"{name}_after"].dtype != s["dtype"]:
             raise CheckFailure(_("{s}: {name} became {name2}").format(
@@ -184,7 +193,7 @@ def update_weights(student, **kwargs) -> None:
 def update_bias(student, **kwargs) -> None:
     """b after update equals b − eta · ∂(½‖t − y‖²)/∂b: the batch sum of eta · (t − y)."""
     s = update_scenario(student, **kwargs)
-    _compare_step(s, "b", "eta · (t − y) summed over the batch")
+    _compare_step(s, "b", _("eta · (t − y) summed over the batch"))
 
 
 def _compare_step(s: dict, name: str, formula: str) -> None:
@@ -192,7 +201,8 @@ def _compare_step(s: dict, name: str, formula: str) -> None:
     what, n = s["what"], s["n"]
     got = after - before
     if torch.equal(after, before):
-        raise known.NOT_IN_PLACE.failure(f"{what} left {name} unchanged")
+        raise known.NOT_IN_PLACE.failure(_("{what} left {name} unchanged").format(
+                                             what=what, name=name))
     tol = _tolerance(s["dtype"]) * 10
     scale = expected.abs().max().item()
 
@@ -203,20 +213,24 @@ def _compare_step(s: dict, name: str, formula: str) -> None:
         if matches(-expected):
             raise known.WRONG_SIGN.failure(f"{what} moved {name} by −({formula})")
         if n > 1 and matches(expected / n):
-            raise known.MEAN_OVER_BATCH.failure(f"{what} moved {name} by the mean over the "
-                                                f"batch of {n}, expected the sum ({formula})")
+            raise known.MEAN_OVER_BATCH.failure(_("{what} moved {name} by the mean over the "
+                                                  "batch of {n}, expected the sum ({formula})").format(
+                                                    what=what, name=name, n=n, formula=formula))
         if n > 1 and matches(expected * n):
-            raise known.TIMES_BATCH.failure(f"{what} moved {name} {n} times too far (the batch "
-                                            f"has {n} samples): the step is {formula}")
+            raise known.TIMES_BATCH.failure(_("{what} moved {name} {n} times too far (the "
+                                              "batch has {n} samples): the step is {formula}").format(
+                                                what=what, name=name, n=n, formula=formula))
         x, t = s["x"].double(), s["t"].double()
         error = t - (x @ s["w"].double() + s["b"].double())
         eta = s["eta"]
         if name == "w" and n > 1 and matches(eta * x.reshape(x.shape[1], n) @ error):
-            raise known.RESHAPE_NOT_TRANSPOSE.failure(f"{what} moved w by eta · "
-                                                      "x.reshape(n_in, B) @ (t − y)")
+            raise known.RESHAPE_NOT_TRANSPOSE.failure(_("{what} moved w by eta · "
+                                                        "x.reshape(n_in, B) @ (t − y)").format(
+                                                          what=what))
         if matches(eta * x.T @ t if name == "w" else eta * t.sum(dim=0, keepdim=True)):
             raise known.ERROR_IS_TARGET.failure(
-                f"{what} moved {name} by eta · {'xᵀ t' if name == 'w' else 'Σ t'}")
+                _("{what} moved {name} by eta · {value}").format(
+                    what=what, name=name, value='xᵀ t' if name == 'w' else 'Σ t'))
         check_close(got, expected, _("{what}: the change of {name} (expected {formula})").format(
                                        what=what, name=name, formula=formula),
                     rtol=tol, atol=tol * scale, expected_label="expected")
@@ -245,11 +259,13 @@ def accuracy_matches(student, n: int, n_in: int, n_out: int, dtype: torch.dtype,
     value = call(what, recipe(student, "with_handout_forward"), student.accuracy, x, t, w, b)
     got = as_number(value, what)
     if n > 1 and math.isclose(got, expected * n, abs_tol=1e-6) and expected not in (0.0, 1.0):
-        raise known.COUNT_NOT_SHARE.failure(f"{what} returned {got:g}, the number of correct "
-                                            f"rows; expected the share {expected:g}")
+        raise known.COUNT_NOT_SHARE.failure(_("{what} returned {got:g}, the number of correct "
+                                              "rows; expected the share {expected:g}").format(
+                                                what=what, got=got, expected=expected))
     if math.isclose(got, 100 * expected, abs_tol=1e-4) and expected != 0.0:
-        raise known.PERCENTAGE.failure(f"{what} returned {got:g}; expected the share "
-                                       f"{expected:g}")
+        raise known.PERCENTAGE.failure(_("{what} returned {got:g}; expected the share "
+                                         "{expected:g}").format(
+                                           what=what, got=got, expected=expected))
     by_column = float(((x.double() @ w.double() + b.double()).argmax(dim=0)
                        == t.double().argmax(dim=0)).double().mean())
     check_number(got, expected, _("{what} ({value} of {n} rows have argmax(x @ w + b) = "
@@ -294,7 +310,8 @@ def softmax_matches(student, z: torch.Tensor, kind: str) -> None:
     rows, columns = s.double().sum(dim=1), s.double().sum(dim=0)
     if (z.shape[0] > 1 and not _close(rows, torch.ones_like(rows), tol)
             and _close(columns, torch.ones_like(columns), tol)):
-        raise known.SOFTMAX_COLUMNS.failure(f"{what}: its columns sum to 1, its rows do not")
+        raise known.SOFTMAX_COLUMNS.failure(_("{what}: its columns sum to 1, its rows do not").format(
+                                                what=what))
     check_close(s, expected, what, rtol=tol, atol=tol, expected_label="torch.softmax(z, dim=1)")
 
 
@@ -317,8 +334,9 @@ def cross_entropy_matches(student, z: torch.Tensor, kind: str, seed: int) -> Non
     expected = F.cross_entropy(z.double(), labels).item()
     tol = _tolerance(z.dtype) * 10
     if n > 1 and math.isclose(got, expected * n, rel_tol=tol, abs_tol=tol):
-        raise known.CE_SUM.failure(f"{what} = {got:.6g}, the sum over the batch of {n}; "
-                                   f"expected the mean {expected:.6g}")
+        raise known.CE_SUM.failure(_("{what} = {got:.6g}, the sum over the batch of {n}; "
+                                     "expected the mean {expected:.6g}").format(
+                                       what=what, got=got, n=n, expected=expected))
     check_number(got, expected, f"{what} (torch's F.cross_entropy gives {expected:.6g})",
                  rtol=tol, atol=tol)
 
@@ -370,9 +388,9 @@ def training_accuracy(student, settings, pool, score, split_seed: int) -> None:
     expected = (scored @ w_replay.double() + b_replay.double()).argmax(dim=1)
     mc.replay_verdict([w, b], [w0.double(), b0.double()], [w_replay.double(), b_replay.double()],
                       predictions, expected, min_agreement=float(settings["accuracy_min_agreement"]),
-                      what="w and b after training with your update",
-                      hint=" Is update right (see the update checks)? The course's rule: "
-                      "w += eta · xᵀ (t − y), b += eta · Σ (t − y), in place.")
+                      what=_("w and b after training with your update"),
+                      hint=_(" Is update right (see the update checks)? The course's rule: w "
+                             "+= eta · xᵀ (t − y), b += eta · Σ (t − y), in place."))
     score.award_accuracy(predictions, test.labels, what=_("held-out images"),
                          context=_("after {epochs} epochs (eta={eta:g}, batches of "
                                    "{batch_size})").format(

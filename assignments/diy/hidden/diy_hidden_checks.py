@@ -35,7 +35,7 @@ def autoencoder_scenario(student, settings, usps, score, seed: int) -> None:
     net = student.Sequentiel(*[layer.module for layer in layers])
     epochs = int(settings["ae_epochs"])
     history = train(student, net, "BCELoss", x, x, settings, "ae", seed)
-    before_p, after_p, notes = trained_parameters(layers, x_test, "after training")
+    before_p, after_p, notes = trained_parameters(layers, x_test, gettext("after training"))
     before, after = network_outputs(layers, before_p, x_test), network_outputs(layers, after_p, x_test)
     what = gettext("the autoencoder's reconstructions of {count} test images (computed here)").format(
                count=len(x_test))

@@ -254,7 +254,7 @@ def test_Sequentiel_nested_matches_finite_differences(student):
     (p1, dup, p2), owners, params = checks.probe_chain(student, seed=3)
     net = student.Sequentiel(student.Sequentiel(p1, dup), p2)
     checks.sequentiel_backward_scenario(student, net, owners, params, randn(4, 3, seed=4), (4, 6),
-                                        "Sequentiel(Sequentiel(scale, duplicate), scale)")
+                                        _("Sequentiel(Sequentiel(scale, duplicate), scale)"))
 
 
 # ---------------------------------------------------------------------------------- SGD

@@ -377,16 +377,16 @@ def test_SGD_uses_batches_of_batch_size_and_every_sample(student):
     """SGD(..., batch_size=16, epochs=3) on 50 samples: 4 updates per epoch (16, 16, 16, 2),
     each epoch seeing every sample once."""
     _, batches, _ = checks.sgd_probe_run(student)
-    checks.split_epochs(batches, 50, 3, 16, "SGD(net, loss, X, Y, batch_size=16, epochs=3, ...) "
-                        "on 50 samples")
+    checks.split_epochs(batches, 50, 3, 16, gettext("SGD(net, loss, X, Y, batch_size=16, epochs=3, "
+                                              "...) on 50 samples"))
 
 
 @pytest.mark.points(1)
 def test_SGD_shuffles_every_epoch(student):
     """Each epoch visits the samples in a new random order."""
     _, batches, _ = checks.sgd_probe_run(student)
-    epochs = checks.split_epochs(batches, 50, 3, 16, "SGD(..., batch_size=16, epochs=3) on 50 "
-                                 "samples")
+    epochs = checks.split_epochs(batches, 50, 3, 16, gettext("SGD(..., batch_size=16, epochs=3) on "
+                                                       "50 samples"))
     orders = [np.concatenate(e).tolist() for e in epochs]
     if all(o == list(range(50)) for o in orders):
         raise CheckFailure(gettext("SGD visited the samples in their order 0, 1, 2, ... in every "
@@ -402,8 +402,8 @@ def test_SGD_returns_the_mean_loss_of_each_epoch(student):
     """SGD returns one number per epoch: the mean over the samples of the loss measured by
     Optim.step on each batch (before its update)."""
     history, batches, (a, c, X, Y) = checks.sgd_probe_run(student)
-    epochs = checks.split_epochs(batches, 50, 3, 16, "SGD(..., batch_size=16, epochs=3) on 50 "
-                                 "samples")
+    epochs = checks.split_epochs(batches, 50, 3, 16, gettext("SGD(..., batch_size=16, epochs=3) on "
+                                                       "50 samples"))
     curve = checks.training_curve(history, 3, "SGD(..., epochs=3)")
     losses, _, _ = checks.replay(a, c, X, Y, batches, 0.01)
     sizes = [len(b) for b in batches]

@@ -87,11 +87,11 @@ def test_MLP_returns_logits(student, mnist):
     out = out.to(torch.float64)
     ones = torch.ones(out.shape[0], dtype=torch.float64)
     if torch.allclose(out.sum(dim=1), ones, atol=1e-4) and (out >= 0).all():
-        raise known.SOFTMAX_IN_FORWARD.failure("MLP's output rows are probabilities (they sum "
-                                               "to 1)")
+        raise known.SOFTMAX_IN_FORWARD.failure(_("MLP's output rows are probabilities (they "
+                                                 "sum to 1)"))
     if torch.allclose(out.exp().sum(dim=1), ones, atol=1e-4):
-        raise known.LOG_SOFTMAX_IN_FORWARD.failure("MLP's output rows are log-probabilities "
-                                                   "(their exp sums to 1)")
+        raise known.LOG_SOFTMAX_IN_FORWARD.failure(_("MLP's output rows are log-probabilities "
+                                                     "(their exp sums to 1)"))
 
 
 @pytest.mark.points(1)
@@ -105,9 +105,9 @@ def test_MLP_is_not_linear(student, mnist):
     scale = max(1e-12, (out[0] - out[1]).abs().max().item())
     if gap <= 1e-6 * scale + 1e-9:
         raise known.NO_ACTIVATION.failure(
-            "MLP behaves as an affine map: f((a + b) / 2) = (f(a) + f(b)) / 2 for two "
-                           f"images (gap {gap:.2g}). Is the activation applied after each hidden "
-                           "Linear layer?")
+            _("MLP behaves as an affine map: f((a + b) / 2) = (f(a) + f(b)) / 2 for two images "
+              "(gap {gap:.2g}). Is the activation applied after each hidden Linear layer?").format(
+                gap=gap))
 
 
 # ------------------------------------------------------------------------ count_parameters
@@ -150,7 +150,7 @@ def test_valid_loop_mean_loss_and_weights_unchanged(student, mnist):
                                  "validation must not train — no optimizer step, no backward").format(
                                    name=name))
     batch_mean, sample_mean = mc.reference_epoch(local, mc.batches(x, y, 32), nn.CrossEntropyLoss())
-    mc.mean_loss_matches(loss, batch_mean, sample_mean, "valid_loop's return value",
+    mc.mean_loss_matches(loss, batch_mean, sample_mean, gettext("valid_loop's return value"),
                          known_mistakes=known.loss_mistakes(
                              "valid_loop", lambda: known.epoch_losses(local, mc.batches(x, y, 32))))
 

@@ -9,6 +9,8 @@ stoppers at once, another split and seed for the accuracies.
 import pytest
 import torch
 
+from grader.api import _
+
 import networks_checks as checks
 import networks_hidden_checks as hidden_checks
 
@@ -95,19 +97,19 @@ def test_EarlyStopping_with_another_patience(student, patience):
     row."""
     if patience == 1:
         checks.early_stopping(student, [0.5, 0.4, 0.45, 0.41, 0.39], 2, patience=1,
-                              min_delta=0.0, why="Epoch 3 (0.45) does not improve on 0.4.")
+                              min_delta=0.0, why=_("Epoch 3 (0.45) does not improve on 0.4."))
     else:
         checks.early_stopping(student, [2.0, 1.5, 1.6, 1.7, 1.8, 1.9], 4, patience=3,
-                              min_delta=0.0, why="The best loss, 1.5, came at epoch 2; epochs "
-                              "3, 4 and 5 did not improve on it.")
+                              min_delta=0.0, why=_("The best loss, 1.5, came at epoch 2; "
+                                                   "epochs 3, 4 and 5 did not improve on it."))
 
 
 @pytest.mark.points(1)
 def test_EarlyStopping_equal_loss_is_not_an_improvement(student):
     """min_delta=0: a loss equal to the best is not an improvement (a plateau stops)."""
     checks.early_stopping(student, [0.5, 0.5, 0.5, 0.5], 2, patience=2, min_delta=0.0,
-                          why="An improvement means a loss below the best by more than "
-                          "min_delta = 0; equal losses do not count.")
+                          why=_("An improvement means a loss below the best by more than "
+                                "min_delta = 0; equal losses do not count."))
 
 
 @pytest.mark.points(1)
@@ -115,8 +117,8 @@ def test_EarlyStopping_default_arguments(student):
     """EarlyStopping() uses patience=2 and min_delta=1e-3: drops of less than 0.001 from the
     best do not count."""
     checks.early_stopping(student, [1.0, 0.9995, 0.9991, 0.9992, 0.9993], 2, patience=None,
-                          why="With the defaults (patience=2, min_delta=0.001), 0.9995 and "
-                          "0.9991 are not below 1.0 by more than 0.001.")
+                          why=_("With the defaults (patience=2, min_delta=0.001), 0.9995 and "
+                                "0.9991 are not below 1.0 by more than 0.001."))
 
 
 @pytest.mark.points(1)
@@ -125,8 +127,8 @@ def test_EarlyStopping_improvement_beyond_min_delta_resets_the_count(student):
     count."""
     checks.early_stopping(student, [1.0, 0.98, 0.97, 0.9, 0.89, 0.88, 0.87, 0.86], 6,
                           patience=3, min_delta=0.05,
-                          why="Epochs 2-3 do not improve by more than 0.05 (count 2), epoch 4 "
-                          "does (0.9: count back to 0), epochs 5-7 do not (count 3).")
+                          why=_("Epochs 2-3 do not improve by more than 0.05 (count 2), epoch "
+                                "4 does (0.9: count back to 0), epochs 5-7 do not (count 3)."))
 
 
 @pytest.mark.points(1)

@@ -9,6 +9,8 @@ leave the judge.
 
 import pytest
 
+from grader.api import _
+
 import networks_checks as checks
 
 LAYOUTS = {"images": (4, 1, 28, 28), "flat": (4, 784)}
@@ -145,8 +147,9 @@ def test_EarlyStopping_stops_after_patience_epochs_without_improvement(student):
     """patience=2: the best loss comes at epoch 2, epochs 3 and 4 do not beat it, so step
     returns True at epoch 4 — not before, not after."""
     checks.early_stopping(student, [2.4, 2.1, 2.15, 2.16, 2.17, 2.18], 3, patience=2,
-                          min_delta=1e-3, why="The best loss, 2.1, came at epoch 2; epochs 3 "
-                          "and 4 did not improve on it: 2 epochs in a row = patience.")
+                          min_delta=1e-3, why=_("The best loss, 2.1, came at epoch 2; epochs 3 "
+                                                "and 4 did not improve on it: 2 epochs in a "
+                                                "row = patience."))
 
 
 @pytest.mark.points(1)
@@ -154,8 +157,9 @@ def test_EarlyStopping_ignores_improvements_smaller_than_min_delta(student):
     """min_delta=0.01: losses that go down by less than 0.01 from the best are not
     improvements, so a slow decline stops after patience=2 epochs."""
     checks.early_stopping(student, [1.73, 1.725, 1.722, 1.721, 1.72, 1.719], 2, patience=2,
-                          min_delta=0.01, why="No loss is below the best (1.73) by more than "
-                          "min_delta = 0.01: epochs 2 and 3 are not improvements.")
+                          min_delta=0.01, why=_("No loss is below the best (1.73) by more than "
+                                                "min_delta = 0.01: epochs 2 and 3 are not "
+                                                "improvements."))
 
 
 @pytest.mark.points(1)
@@ -163,12 +167,13 @@ def test_EarlyStopping_improvement_resets_the_count(student):
     """patience=2: a bad epoch, then an improvement (the count starts again from 0), then two
     bad epochs: stop at epoch 5, not at epoch 4."""
     checks.early_stopping(student, [0.62, 0.7, 0.5, 0.55, 0.52, 0.51, 0.49], 4, patience=2,
-                          min_delta=1e-3, why="Epoch 2 is bad (count 1), epoch 3 improves "
-                          "(0.5: the count goes back to 0), epochs 4 and 5 are bad (count 2).")
+                          min_delta=1e-3, why=_("Epoch 2 is bad (count 1), epoch 3 improves "
+                                                "(0.5: the count goes back to 0), epochs 4 and "
+                                                "5 are bad (count 2)."))
 
 
 @pytest.mark.points(1)
 def test_EarlyStopping_keeps_going_while_the_loss_improves(student):
     """patience=1: a loss that improves every epoch never stops training."""
     checks.early_stopping(student, [3.2, 2.9, 2.6, 2.3, 2.0, 1.7], None, patience=1,
-                          min_delta=1e-3, why="Every epoch improves on the best by 0.3.")
+                          min_delta=1e-3, why=_("Every epoch improves on the best by 0.3."))

@@ -58,8 +58,8 @@ def dropout_new_mask_each_call(student, p: float, seed: int) -> None:
     first = check_shape(reply[0], tuple(x.shape), what)
     second = check_shape(reply[1], tuple(x.shape), what)
     if torch.equal(first == 0, second == 0):
-        raise known.DROPOUT_SAME_MASK.failure(f"{what} dropped exactly the same elements both "
-                                              "times")
+        raise known.DROPOUT_SAME_MASK.failure(_("{what} dropped exactly the same elements both "
+                                                "times").format(what=what))
 
 
 def gradients_left_alone(name: str, run: dict) -> None:
@@ -69,13 +69,13 @@ def gradients_left_alone(name: str, run: dict) -> None:
     if all(torch.equal(as_tensor(g, "parameter"), p) for step in reply["steps"]
            for g, p in zip(step["params"], run["initial"])):
         raise known.PARAMETERS_REBOUND.at(name).failure(
-            f"{name} did not change the parameters it was given")
+            _("{name} did not change the parameters it was given").format(name=name))
     for k, (step, sent) in enumerate(zip(reply["steps"], grads)):
         for i, (after, before) in enumerate(zip(step["grads"], sent)):
             if not torch.equal(as_tensor(after, f"gradient {i}"), before):
                 raise known.GRADIENTS_MODIFIED.at(name).failure(
-                    f"{name} changed the gradients it was given (gradient {i} after step "
-                    f"{k + 1})")
+                    _("{name} changed the gradients it was given (gradient {i} after step "
+                      "{value})").format(name=name, i=i, value=k + 1))
 
 
 def optimizer_on_model_scenario(student, kind: str, kwargs: dict, *, n_steps: int, seed: int):
@@ -101,5 +101,6 @@ def optimizer_on_model_scenario(student, kind: str, kwargs: dict, *, n_steps: in
         opt.step()
         expected.append([p.detach().clone() for p in local.parameters()])
     compare_trajectories(reply["params"], expected, initial,
-                         f"{name}({_describe_kwargs(kwargs)}) on the parameters of "
-                         "Linear(4, 8) → Tanh → Linear(8, 3)", label)
+                         _("{name}({describe_kwargs}) on the parameters of Linear(4, 8) → Tanh "
+                           "→ Linear(8, 3)").format(
+                             name=name, describe_kwargs=_describe_kwargs(kwargs)), label)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from grader.api import _
+
 import optim_checks as checks
 import optim_hidden_checks as hidden_checks
 
@@ -154,8 +156,9 @@ def test_precision_recall_f1_random_labels(student, n_classes):
     y_true = rng.integers(0, n_classes, 60).tolist()
     y_pred = rng.integers(0, n_classes - 1, 60).tolist()
     checks.prf_scenario(student, y_true, y_pred, n_classes,
-                        f"precision_recall_f1 on 60 random labels over {n_classes} classes "
-                        f"(class {n_classes - 1} never predicted)")
+                        _("precision_recall_f1 on 60 random labels over {n_classes} classes "
+                          "(class {difference} never predicted)").format(
+                            n_classes=n_classes, difference=n_classes - 1))
 
 
 @pytest.mark.points(1)
@@ -167,4 +170,5 @@ def test_precision_recall_f1_accepts_tensors_and_arrays(student, kind):
     y_pred = [0, 0, 0, 1, 1, 2, 2, 2, 0, 1, 0, 2]
     convert = torch.tensor if kind == "tensor" else np.array
     checks.prf_scenario(student, convert(y_true), convert(y_pred), 3,
-                        f"precision_recall_f1 with y_true and y_pred as {kind}s")
+                        _("precision_recall_f1 with y_true and y_pred as {kind}s").format(
+                            kind=kind))

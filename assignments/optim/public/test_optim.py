@@ -7,6 +7,8 @@ values: torch.optim.SGD / RMSprop step by step, nn.BatchNorm1d, autograd, a conf
 
 import pytest
 
+from grader.api import _
+
 import optim_checks as checks
 
 # ------------------------------------------------------------------------------- sgd_step
@@ -131,7 +133,7 @@ def test_precision_recall_f1_with_a_class_never_predicted(student):
     y_true = [0, 0, 0, 1, 1, 2, 2, 2, 2, 3]
     y_pred = [0, 1, 0, 1, 2, 2, 2, 0, 1, 1]
     checks.prf_scenario(student, y_true, y_pred, 4,
-                        "precision_recall_f1(y_true, y_pred, 4) with class 3 never predicted")
+                        _("precision_recall_f1(y_true, y_pred, 4) with class 3 never predicted"))
 
 
 @pytest.mark.points(1)
@@ -141,5 +143,5 @@ def test_precision_recall_f1_with_absent_classes(student):
     y_true = [0, 0, 1, 1, 1, 2, 2, 0, 1, 2, 2, 0]
     y_pred = [0, 3, 1, 1, 0, 2, 3, 0, 1, 2, 1, 0]
     checks.prf_scenario(student, y_true, y_pred, 5,
-                        "precision_recall_f1(y_true, y_pred, 5) with class 3 never true and "
-                        "class 4 absent")
+                        _("precision_recall_f1(y_true, y_pred, 5) with class 3 never true and "
+                          "class 4 absent"))
