@@ -337,18 +337,18 @@ def early_stopping(student, losses: list[float], expected_stop: int | None, *,
             else f"said to stop at epoch {first + 1} (loss {losses[first]:g})")
     wanted = ("it should never say stop" if expected_stop is None
               else f"it should say stop at epoch {expected_stop + 1} (loss {losses[expected_stop]:g})")
+    hint = ""
+    if first is not None and expected_stop is not None and first == expected_stop + 1:
+        hint = _(" — one epoch late")
+    elif first is not None and expected_stop is not None and first == expected_stop - 1:
+        hint = _(" — one epoch early")
     found = api.matching(first, known.early_stopping_mistakes(
         losses, 2 if patience is None else patience, 1e-3 if min_delta is None else min_delta),
         lambda got, wrong: got == wrong)
     if found is not None:
         raise found[0].failure(_("{made} fed the valid losses [{shown}], one per epoch: step "
                                  "{told}; {wanted}").format(
-                                   made=made, shown=shown, told=told, wanted=wanted))
-    hint = ""
-    if first is not None and expected_stop is not None and first == expected_stop + 1:
-        hint = _(" — one epoch late")
-    elif first is not None and expected_stop is not None and first == expected_stop - 1:
-        hint = _(" — one epoch early")
+                                   made=made, shown=shown, told=told, wanted=wanted) + hint)
     raise CheckFailure(f"{made} fed the valid losses [{shown}], one per epoch: step {told}; "
                        f"{wanted}{hint}. {why}".rstrip())
 
