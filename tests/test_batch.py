@@ -201,3 +201,17 @@ def test_batch_killed_half_way_resumes_without_regrading(tmp_path):
         assert (folder / "report.html").is_file() and (folder / "results.json").is_file()
     summary = (out / "summary.html").read_text()
     assert "12 submissions" in summary and "data:image/png;base64," in summary
+
+
+def test_the_dask_executor_needs_a_scheduler_address(tmp_path):
+    """`--executor dask` without `--scheduler`: a one-line usage error, nothing graded."""
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "subs" / "alice" / "mlp_pixels.py").write_text(REFERENCE)
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "subs"), "--assignment", MODULE,
+                                      "--out", str(tmp_path / "out"), "--executor", "dask"])
+    assert result.exit_code == 2 and "--scheduler" in result.output, result.output
+    assert not (tmp_path / "out" / "alice" / "grading.json").exists()
