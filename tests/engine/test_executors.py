@@ -60,7 +60,7 @@ def local_one(assignment, klass, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the test extra: a missing one is an error, not a skip
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=40) as cluster:
         yield cluster
