@@ -36,7 +36,7 @@ def test_check_json_is_gradescope_results(tmp_path):
     jsonschema.validate(data, SCHEMA)
     failed = [t for t in data["tests"] if t["status"] == "failed"]
     assert [t["name"] for t in failed] == ["perf_loop counts the whole loader"]
-    assert "return inside the loop" in failed[0]["output"]
+    assert "returns inside its `for` loop" in failed[0]["output"]
     assert data["score"] == sum(t["score"] for t in data["tests"]) < data["max_score"]
 
 

@@ -14,12 +14,12 @@ runner = CliRunner()
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope_results.schema.json").read_text())
 
 # The perceptron written the way students of the course write it: the functions at the top,
-# tqdm imported for the training loop, the training under `if __name__ == "__main__":`
+# wandb imported to log the accuracy, the training under `if __name__ == "__main__":`
 PERCEPTRON = '''\
 import gzip
 import pickle
 import torch
-from tqdm import tqdm
+import wandb
 
 
 def init_params(n_in, n_out, generator=None):
@@ -40,9 +40,10 @@ def update(x, t, w, b, eta):
 
 def accuracy(x, t, w, b):
     correct = 0
-    for i in tqdm(range(0, len(x), 1000)):
+    for i in range(0, len(x), 1000):
         y = forward(x[i:i + 1000], w, b)
         correct += (y.argmax(1) == t[i:i + 1000].argmax(1)).sum().item()
+    wandb.log({"accuracy": correct / len(x)})
     return correct / len(x)
 
 
@@ -70,9 +71,9 @@ def test_load_notes_and_the_code_not_run_are_in_the_json_output_too(tmp_path):
     output = data["output"].splitlines()
     # the example is the block that did not run, not the first import that was not needed
     assert ("not run (top-level code the checks do not need): 3 statement(s), e.g. "
-            'perceptron.py, line 31: if __name__ == "__main__":') in output
-    # tqdm is not installed where the grader runs: said once, with the line
-    assert ("while loading: perceptron.py, line 4: `from tqdm import tqdm` failed: `tqdm` is not "
+            'perceptron.py, line 32: if __name__ == "__main__":') in output
+    # wandb is not installed where the grader runs: said once, with the line
+    assert ("while loading: perceptron.py, line 4: `import wandb` failed: `wandb` is not "
             "installed where the grader runs, so the code it checks cannot use it (progress "
             "bars, plots and logging belong in your experiments, under "
             '`if __name__ == "__main__":`)') in output
@@ -81,7 +82,7 @@ def test_load_notes_and_the_code_not_run_are_in_the_json_output_too(tmp_path):
            "`init_params`, `forward`, `update`, `accuracy`); every check that needs " \
            "one of them fails" in output
     text = check(path, "--assignment", "perceptron")
-    assert 'e.g. perceptron.py, line 31: if __name__ == "__main__":' in " ".join(text.stdout.split())
+    assert 'e.g. perceptron.py, line 32: if __name__ == "__main__":' in " ".join(text.stdout.split())
 
 
 def test_json_output_of_a_usage_error_is_valid_results_json(tmp_path):
