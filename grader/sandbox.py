@@ -43,6 +43,9 @@ MiB = 2**20
 # address-space limit must leave that much on top of the memory the student may really use.
 TORCH_ADDRESS_SPACE = 6 * GiB
 SANDBOX_SUBMISSION = "/submission"
+# Files of a submission folder that only the judge reads (grader.experiments' results: the
+# replay of an experiment must not be able to read the numbers it is compared with).
+JUDGE_ONLY_PATTERNS = ("*.experiments.json",)
 CPU_PERIOD_US = 100_000
 
 
@@ -405,6 +408,11 @@ def _bubblewrap_launch(python_argv: list[str], submission_root: Path, *, limits:
         args.extend(["--ro-bind", str(only.resolve()), str(inside)])
     else:
         args.extend(["--ro-bind", str(submission_root), SANDBOX_SUBMISSION])
+        # Files the judge reads but the student's code must not (the recorded experiments: a
+        # replay that could read them could answer with the recorded numbers) read as empty.
+        for secret in judge_only_files(submission_root):
+            inside = Path(SANDBOX_SUBMISSION) / secret.relative_to(submission_root)
+            args.extend(["--ro-bind", "/dev/null", str(inside)])
     args.extend(["--chdir", "/tmp", "--clearenv"])
     for key, value in child_environment(threads, "/tmp").items():
         args.extend(["--setenv", key, value])
@@ -425,3 +433,17 @@ def _bubblewrap_launch(python_argv: list[str], submission_root: Path, *, limits:
         args = ["sh", "-c", f'{attach} && exec "$@"', "sh", *args]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     return Launch(args, env, "/", SANDBOX_SUBMISSION, None, cgroups)
+
+
+def judge_only_files(submission_root: Path, limit: int = 100) -> list[Path]:
+    """The files of ``submission_root`` matching :data:`JUDGE_ONLY_PATTERNS` (regular files,
+    links not followed; at most ``limit``: a folder of thousands is refused earlier)."""
+    root = Path(submission_root).resolve()
+    found: list[Path] = []
+    for pattern in JUDGE_ONLY_PATTERNS:
+        for path in root.rglob(pattern):
+            if path.is_file() and not path.is_symlink():
+                found.append(path)
+                if len(found) >= limit:
+                    return found
+    return found

@@ -263,7 +263,8 @@ class Zygote:
                 os.chmod(folder, 0o755)
         else:
             shutil.copytree(root, self.inbox, symlinks=True, dirs_exist_ok=True,
-                            copy_function=_link_or_copy)
+                            copy_function=_link_or_copy,
+                            ignore=shutil.ignore_patterns(*sandbox.JUDGE_ONLY_PATTERNS))
 
     def _status(self, child: ZygoteChild, timeout: float) -> int | None:
         with self._lock:

@@ -164,3 +164,29 @@ def test_an_isolation_backend_is_one_class_the_engine_asks(spawn, monkeypatch, t
     compared = [f"{path.name}: {m.group(0)}" for path in (REPO / "grader").glob("*.py")
                 for m in re.finditer(r"\.level\s*[!=]=\s*['\"]\w+['\"]", path.read_text())]
     assert compared == []
+
+
+def test_recorded_experiments_read_as_empty_in_the_student_process(tmp_path, strong):
+    """The judge compares an experiment's replay with the numbers recorded next to the code:
+    the student's code, replaying, must not be able to read them and answer with them."""
+    from grader import slicing
+    from grader.student_process import StudentModule, StudentProcess
+    from grader.submission import read_source
+
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "student_code.py").write_text(PROBES)
+    (folder / "MLP_pixels.experiments.json").write_text('{"runs": "SECRET"}')
+    (folder / "notes.txt").write_text("mine")
+    src = read_source(folder / "student_code.py", "student_code")
+    process = StudentProcess(src, slicing.plan(src.text, src.display_name, NAMES), isolation=strong,
+                             hidden_paths=[REPO / "assignments"])
+    try:
+        seen = StudentModule(process).visible(["/submission/MLP_pixels.experiments.json",
+                                               "/submission/notes.txt"])
+    finally:
+        process.close()
+    # /dev/null bound over it: read as nothing (or refused: the mount is nodev here)
+    assert seen["/submission/MLP_pixels.experiments.json"] in ("", "PermissionError")
+    assert seen["/submission/notes.txt"] == "mine"  # the rest of the folder is still there
+    assert sandbox.judge_only_files(folder) == [(folder / "MLP_pixels.experiments.json").resolve()]

@@ -272,3 +272,23 @@ def test_a_warm_judge_imports_the_checks_afresh_for_every_student(tmp_path):
         assert zygote.starts == 1 and zygote.forks == 2
     finally:
         warm.close()
+
+
+def test_a_warm_student_cannot_read_its_recorded_experiments(tmp_path):
+    """The zygote shows a student's folder without the files only the judge reads (the
+    recorded experiments an experiment's replay is compared with), as a cold start does."""
+    isolation = sandbox.probe()
+    if isolation.level != "strong":
+        pytest.skip(f"strong isolation is not available here: {isolation.describe()} — CI "
+                    "installs bubblewrap so this test runs there")
+    zygote = Zygote(isolation=isolation, limits=sandbox.Limits(), threads=1, hidden_paths=HIDDEN)
+    folder = tmp_path / "carol"
+    folder.mkdir()
+    (folder / "MLP_pixels.experiments.json").write_text('{"runs": "SECRET"}')
+    reader = "import os\n\ndef listing():\n    return sorted(os.listdir('/submission'))\n"
+    student, process = _student(zygote, folder, reader, ["listing"], isolation)
+    try:
+        assert student.listing() == ["student_code.py"]
+    finally:
+        process.close()
+        zygote.close()
