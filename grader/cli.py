@@ -296,6 +296,7 @@ def list_command(
     """List the assignments with their points, checks and time budgets."""
     from grader.assignment import hidden_root, list_assignments
     from grader.layout import check_problems, collect_named_checks, file_problems
+    from grader.rules import listed_checks
 
     table = Table(title="assignments", title_justify="left")
     table.add_column("name", no_wrap=True)
@@ -313,9 +314,11 @@ def list_command(
             if found:
                 problems += found
                 continue
-            public = [c for c in checks if c.visibility == "public"]
-            table.add_row(a.name, _(a.title), f"{sum(c.points for c in checks):g}",
-                          str(len(public)), str(len(checks) - len(public)),
+            # the rules of the exercise (grader.rules) are checks with points of their own
+            listed = [(c.name, c.points, c.visibility) for c in checks] + listed_checks(a)
+            public = [c for c in listed if c[2] == "public"]
+            table.add_row(a.name, _(a.title), f"{sum(c[1] for c in listed):g}",
+                          str(len(public)), str(len(listed) - len(public)),
                           f"{a.time_budget_s:g} s")
     except _usage_errors() as e:
         fail_usage(str(e))

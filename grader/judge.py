@@ -295,7 +295,8 @@ def collect_checks(assignment: Assignment, hidden: bool = True) -> list[tuple[st
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise AssignmentError(f"the checks of `{assignment.name}` cannot be collected "
                               f"(pytest exit code {int(code)})")
-    return collector.checks
+    from grader.rules import listed_checks  # the rules of the exercise are checks too
+    return collector.checks + listed_checks(assignment)
 
 
 def main(argv: list[str] | None = None) -> int:
