@@ -50,7 +50,7 @@ from grader.api import (FD_THRESHOLD, MISSING, CheckFailure, NotImplementedYet, 
                         describe_value, entries, expected_gradients, float64_note,
                         forward_matches, gradient_matches_parameters, label, layouts,
                         linear_credit, matching, matching_readings, readings, recipe,
-                        relative_error, t)
+                        recognising, relative_error, t)
 
 import diy_mistakes as known
 
@@ -183,16 +183,49 @@ def conv2d_out(p, x, stride_h, stride_w):
     return conv2d_t({k: t(v) for k, v in p.items()}, t(x), stride_h, stride_w).numpy()
 
 
-def module_forward_scenario(student, module, x, out_shape, spec, compute, what) -> None:
+def conv1d_forward_mistakes(stride) -> list:
+    """(mistake, its output from (parameters, x)) for a Conv1D of this stride's forward."""
+    flipped = [(known.CONV1D_KERNEL_FLIPPED,
+                lambda p, x: conv1d_out({**p, "W": p["W"][::-1].copy()}, x, stride))]
+    if stride == 1:
+        return flipped
+    return [(known.CONV1D_STRIDE_IGNORED, lambda p, x: conv1d_out(p, x, 1)), *flipped]
+
+
+def module_forward_scenario(student, module, x, out_shape, spec, compute, what,
+                            mistakes=()) -> None:
     """forward(x) has the right shape and equals the operator applied to the module's own
-    parameters (read back from the student process, any layout)."""
-    out = check_array(call(f"{what}.forward(x)", module.forward, x), out_shape,
-                      _("{what}.forward(x) for x of shape {shape}").format(
-                          what=what, shape=list(x.shape)))
-    params = attribute(module, "_parameters")
-    forward_matches(out, canonical_parameters(params, spec, what), lambda p: compute(p, x),
-                    _("{what}.forward(x) vs the operator applied to its own parameters").format(
-                        what=what))
+    parameters (read back from the student process, any layout). ``mistakes``: (mistake, the
+    output it gives from (parameters, x), computed here) recognised when the check fails."""
+    raw = call(f"{what}.forward(x)", module.forward, x)
+    try:
+        out = check_array(raw, out_shape, _("{what}.forward(x) for x of shape {shape}").format(
+                              what=what, shape=list(x.shape)))
+        params = attribute(module, "_parameters")
+        forward_matches(out, canonical_parameters(params, spec, what), lambda p: compute(p, x),
+                        _("{what}.forward(x) vs the operator applied to its own parameters").format(
+                            what=what))
+    except CheckFailure as failure:
+        raise_known_forward(failure, raw, module, spec, x, what, mistakes)
+        raise
+
+
+def raise_known_forward(failure, raw, module, spec, x, what, mistakes) -> None:
+    """Raise ``failure`` as the known mistake whose output, computed here from the module's own
+    parameters and x, the student's forward gave (by the forward check's own comparison)."""
+    if not mistakes:
+        return
+    try:
+        got = as_array(raw, what)
+        readings_ = canonical_parameters(attribute(module, "_parameters"), spec, what)
+    except CheckFailure:
+        return
+    for mistake, wrong in mistakes:
+        try:
+            forward_matches(got, readings_, lambda p, wrong=wrong: wrong(p, x), what)
+        except CheckFailure:
+            continue
+        raise mistake.failure(str(failure)) from None
 
 
 # ------------------------------------------------------------------------ gradients, here
@@ -504,9 +537,10 @@ def sequentiel_backward_scenario(student, net, owners, params, x, out_shape, wha
     doing = f"{what}: forward(x), zero_grad() then backward(x, delta)"
     check_array(call(doing, net.forward, x), out_shape, f"{what}.forward(x)")
     call(doing, net.zero_grad)
-    dx = check_array(call(doing, net.backward, x, delta), x.shape,
-                     gettext("{what}.backward(x, delta) (returns dL/dx, shaped like x)").format(
-                         what=what))
+    raw = call(doing, net.backward, x, delta)
+    with recognising(raw, [known.SEQUENTIEL_RETURNS_NOTHING.when(lambda value: value is None)]):
+        dx = check_array(raw, x.shape, gettext("{what}.backward(x, delta) (returns dL/dx, shaped "
+                                               "like x)").format(what=what))
     expected_dx, expected = chain_gradients(params, x, delta)
     check_gradient(dx, expected_dx, gettext("{what}.backward(x, delta): dL/dx vs the chain rule "
                                       "computed by the grader").format(what=what))
@@ -603,7 +637,9 @@ def optim_scenario(student, seed=0, eps=0.1) -> None:
                                         "batch's mean loss, before the update)").format(
                                           what=what, value=k + 1), rtol=1e-9, atol=1e-12,
                      known_mistakes=[known.OPTIM_SUMMED_GRADIENT.gives(summed[k]),
-                                     known.OPTIM_NO_ZERO_GRAD.gives(kept[k])])
+                                     known.OPTIM_NO_ZERO_GRAD.gives(kept[k]),
+                                     known.OPTIM_RETURNS_SUMMED_LOSS.gives(
+                                         expected * len(batches[k]))])
     for name, got, expected in (("a", final["a"], ea), ("c", final["c"], ec)):
         if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
             continue

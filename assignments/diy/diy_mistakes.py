@@ -39,6 +39,39 @@ FLATTEN_NOT_RESHAPED = Mistake(
     N_("Flatten.backward_delta returns delta as it came, flat, not in the input's shape"),
     N_("Return `delta.reshape(input.shape)`."), element="Flatten.backward_delta",
     find=r"return")
+MAXPOOL_FIRST_OF_WINDOW = Mistake(
+    "max_pool_delta_to_the_first_of_the_window",
+    N_("MaxPool1D.backward_delta gives each window's delta to the window's first position, not "
+       "to the position of its max"),
+    N_("Keep the argmax of each window in forward (or recompute it) and add the delta there: "
+       "`winner = windows.argmax(axis=0)`."),
+    element="MaxPool1D.backward_delta", find=r"argmax|winner|zeros")
+CONV1D_STRIDE_IGNORED = Mistake(
+    "convolution_stride_ignored",
+    N_("Conv1D slides its kernel one position at a time whatever its stride: its output is "
+       "that of stride 1"),
+    N_("Keep the stride (`self.stride = stride`) and take the windows starting at 0, stride, "
+       "2·stride...: L_out = (L - k_size) // stride + 1."),
+    element="Conv1D.__init__", find=r"self\.stride")
+CONV1D_KERNEL_FLIPPED = Mistake(
+    "convolution_kernel_flipped",
+    N_("Conv1D.forward flips its kernel (a true convolution): the practical's Conv1D is a "
+       "cross-correlation, the window's k-th position times W[k]"),
+    N_("Do not reverse the kernel: `sum(X[:, taps(k)] @ W[k] for k in range(k_size))`, the "
+       "same k on both sides."),
+    element="Conv1D.forward", find=r"W\[")
+CE_LOGSUMEXP_OVERFLOW = Mistake(
+    "logsumexp_overflow",
+    N_("CELogSoftmax computes log(sum(exp(yhat))) directly: exp(1000) overflows to inf"),
+    N_("Subtract each row's max first: `m = yhat.max(axis=-1, keepdims=True)`, "
+       "`logsumexp = m + np.log(np.exp(yhat - m).sum(axis=-1, keepdims=True))`."),
+    element="CELogSoftmax.forward", find=r"exp")
+BCE_LOG_OF_ZERO = Mistake(
+    "log_of_zero",
+    N_("BCELoss takes log(yhat) and log(1 - yhat) without clipping yhat: a prediction of "
+       "exactly 0 or 1 gives log(0) and a loss of NaN"),
+    N_("Clip first: `p = np.clip(yhat, 1e-12, 1 - 1e-12)`, and take the logs of p."),
+    element="BCELoss.forward", find=r"log")
 MSE_WITHOUT_2 = Mistake(
     "mse_gradient_without_2",
     N_("MSELoss.backward forgets the factor 2 of the derivative of (y - yhat)²"),
@@ -60,7 +93,51 @@ def backward_delta_mistakes(what: str) -> list[tuple[Mistake, object]]:
                      lambda x, d, right: d * _softmax(x) * (1 - _softmax(x)))],
         "AvgPool2D": [(AVGPOOL_NOT_DIVIDED, lambda x, d, right: right * _window(what))],
         "Flatten": [(FLATTEN_NOT_RESHAPED, lambda x, d, right: d)],
+        "MaxPool1D": [(MAXPOOL_FIRST_OF_WINDOW,
+                       lambda x, d, right: _to_first_of_window(d, x.shape, *_kernel(what)))],
     }.get(module, [])
+
+
+def _kernel(what: str) -> tuple[int, int]:
+    """(k, stride) of ``MaxPool1D(k, stride)``."""
+    k, stride = (int(v) for v in what.split("(")[1].rstrip(")").split(",")[:2])
+    return k, stride
+
+
+def _to_first_of_window(delta, shape, k, stride):
+    """dL/dx when every window's delta goes to its first position (the mistake)."""
+    dx = np.zeros(shape)
+    for i in range(delta.shape[1]):
+        dx[:, i * stride] += delta[:, i]
+    return dx
+
+
+def _naive_logsumexp_loss(y, z):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.log(np.exp(z).sum(axis=-1)) - (y * z).sum(axis=-1)
+
+
+def _naive_log_softmax_loss(y, z):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(z)
+        return -(y * np.log(e / e.sum(axis=-1, keepdims=True))).sum(axis=-1)
+
+
+def _unclipped_bce(y, p):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum(axis=-1)
+
+
+def ce_log_softmax_overflow(y, z) -> list:
+    """CELogSoftmax's forward at large logits, computed here the overflowing ways (log-sum-exp
+    without the max; the log of a softmax without the max)."""
+    return [CE_LOGSUMEXP_OVERFLOW.gives(lambda: _naive_logsumexp_loss(y, z)),
+            CE_LOGSUMEXP_OVERFLOW.gives(lambda: _naive_log_softmax_loss(y, z))]
+
+
+def bce_unclipped(y, p) -> list:
+    """BCELoss's forward at predictions of exactly 0 and 1, computed here without the clip."""
+    return [BCE_LOG_OF_ZERO.gives(lambda: _unclipped_bce(y, p))]
 
 
 def _window(what: str) -> int:
@@ -99,6 +176,23 @@ OPTIM_NO_ZERO_GRAD = Mistake(
     N_("Optim.step never resets the gradients: the second step still has the first's"),
     N_("Call `self.net.zero_grad()` at the start of step."),
     element="Optim.step", find=r"forward\(")
+OPTIM_RETURNS_SUMMED_LOSS = Mistake(
+    "summed_loss_returned",
+    N_("Optim.step returns the batch's summed loss, not its mean"),
+    N_("Return the mean over the batch: `return float(loss.mean())` (SGD weighs it by the "
+       "batch's size)."),
+    element="Optim.step", find=r"return")
+SEQUENTIEL_RETURNS_NOTHING = Mistake(
+    "returns_nothing",
+    N_("Sequentiel.backward returns nothing (None): its `return` is missing"),
+    N_("End it with `return delta`: after the first module, delta is dL/d(input)."),
+    element="Sequentiel.backward")
+SGD_NO_SHUFFLE = Mistake(
+    "samples_never_shuffled",
+    N_("SGD takes the batches in the samples' order 0, 1, 2... every epoch: it never shuffles"),
+    N_("Draw a permutation each epoch, `order = rng.permutation(len(X))`, and slice the batches "
+       "from it: `idx = order[start:start + batch_size]`."),
+    element="SGD", find=r"idx|arange")
 SGD_RETURNS_NOTHING = Mistake(
     "returns_nothing",
     N_("SGD returns nothing (None): its `return` is missing"),

@@ -29,14 +29,16 @@ BUGS = [
         "winner = np.zeros(windows.shape[1:], dtype=int)",
         "MaxPool1D backward delta matches finite differences [k=2,stride=2]",
         "MaxPool1D backward delta matches finite differences [k=3,stride=2]",
-        "MaxPool1D backward delta with overlapping windows", maybe=(CONV_NET,)),
+        "MaxPool1D backward delta with overlapping windows", maybe=(CONV_NET,),
+        diagnosis="max_pool_delta_to_the_first_of_the_window"),
     bug("conv1d_ignores_stride",
         "self.k_size, self.stride = k_size, stride\n        bound = 1 / np.sqrt(k_size * chan_in)",
         "self.k_size, self.stride = k_size, 1\n        bound = 1 / np.sqrt(k_size * chan_in)",
         "Conv1D forward matches its parameters [stride=2]",
         "Conv1D backward delta matches finite differences [stride=2]",
         "Conv1D backward update gradient matches finite differences [stride=2]",
-        "Conv1D with stride 3"),
+        "Conv1D with stride 3",
+        diagnosis="convolution_stride_ignored"),
     # A true convolution (flipped kernel) in forward only: the forward values are checked
     # against the cross-correlation with the module's own kernel, read in its own layout. The
     # kernel gradient does not depend on the kernel: right, it keeps its points. dL/dx does,
@@ -48,7 +50,7 @@ BUGS = [
         "Conv1D forward matches its parameters [stride=2]",
         "Conv1D backward delta matches finite differences [stride=1]",
         "Conv1D backward delta matches finite differences [stride=2]",
-        "Conv1D with stride 3", maybe=(CONV_NET,)),
+        "Conv1D with stride 3", maybe=(CONV_NET,), diagnosis="convolution_kernel_flipped"),
     # W[q, p] on a k_h x k_w kernel with k_h != k_w reads out of bounds: every Conv2D check.
     bug("conv2d_transposed_kernel", "X[:, r, c] @ W[p, q] for p, q, r, c in taps",
         "X[:, r, c] @ W[q, p] for p, q, r, c in taps",
@@ -79,11 +81,13 @@ BUGS = [
     bug("celogsoftmax_unstable",
         "m = yhat.max(axis=-1)\n        logsumexp = m + np.log(np.exp(yhat - m[:, None]).sum(axis=-1))",
         "logsumexp = np.log(np.exp(yhat).sum(axis=-1))",
-        "CELogSoftmax is stable at large logits"),
+        "CELogSoftmax is stable at large logits",
+        diagnosis="logsumexp_overflow"),
     bug("bce_unclipped",
         "p = np.clip(yhat, EPS, 1 - EPS)\n        return -_per_sample_sum(y * np.log(p)",
         "p = yhat\n        return -_per_sample_sum(y * np.log(p)",
-        "BCELoss is finite at 0 and 1", maybe=(AUTOENCODER,)),
+        "BCELoss is finite at 0 and 1", maybe=(AUTOENCODER,),
+        diagnosis="log_of_zero"),
     bug("mse_backward_no_factor_2", "return -2 * (y - yhat)", "return -(y - yhat)",
         "MSELoss backward matches finite differences", "MSELoss backward on a batch of one",
         diagnosis="mse_gradient_without_2"),
@@ -101,7 +105,8 @@ BUGS = [
         diagnosis="batch_size_ignored"),
     bug("sgd_no_shuffle", "idx = order[start:start + batch_size]",
         "idx = np.arange(len(X))[start:start + batch_size]",
-        "SGD shuffles every epoch", "SGD is deterministic for a seed", maybe=TRAININGS),
+        "SGD shuffles every epoch", "SGD is deterministic for a seed", maybe=TRAININGS,
+        diagnosis="samples_never_shuffled"),
     bug("flatten_backward_no_reshape", "return delta.reshape(input.shape)", "return delta",
         "Flatten backward delta matches finite differences", "Flatten backward delta on a 4d input",
         CONV_NET, diagnosis="flatten_delta_not_reshaped"),
@@ -118,7 +123,8 @@ BUGS = [
     # builds from it; the trainings do not look at it.
     bug("optim_returns_summed_loss", "return float(loss)",
         "return float(self.loss.forward(batch_y, yhat).sum())",
-        "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch"),
+        "Optim step follows the mean gradient", "SGD returns the mean loss of each epoch",
+        diagnosis="summed_loss_returned"),
     # Sequentiel.backward that forgets to return dL/dx: its own checks; the trainings (the
     # reference's Optim calls backward_update_gradient and ignores what backward returns) keep
     # their points.
@@ -126,7 +132,8 @@ BUGS = [
         "        return delta\n        ### END SOLUTION\n\n    def backward_update_gradient",
         "        ### END SOLUTION\n\n    def backward_update_gradient",
         "Sequentiel backward matches finite differences",
-        "Sequentiel nested matches finite differences"),
+        "Sequentiel nested matches finite differences",
+        diagnosis="returns_nothing"),
     # A NumPy array of the epoch means is one mean loss per epoch: nothing lost.
     bug("sgd_returns_an_array", "    return history\n", "    return np.array(history)\n"),
     bug("optim_no_zero_grad", "        self.net.zero_grad()\n        yhat = self.net.forward(batch_x)",
