@@ -36,6 +36,14 @@ _ARGMAX_OF = (re.compile(r"([\w.\[\]]+)\.(?:arg)?max\(\s*(?:dim\s*=\s*)?1\s*[,)]
 # to a Linear(784, ...): the last axis is a row of 28 pixels, 28 x 28 = 784 features expected.
 _MATMUL = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 
+# NumPy's `delta @ W` (or np.dot) whose inner sizes differ: `matmul: Input operand 1 has a
+# mismatch in its core dimension 0, ... (size 4 is different from 3)`, `shapes (5,3) and (4,3)
+# not aligned`. On a line that multiplies a delta by a W not transposed, the back-propagation
+# through a linear map (DIY's Linear, W of shape (input, output)) that needs delta @ W.T.
+_NUMPY_MATMUL = re.compile(r"matmul: Input operand 1 has a mismatch in its core dimension 0"
+                           r"|shapes \(\d+,\d+\) and \(\d+,\d+\) not aligned")
+_DELTA_TIMES_W = re.compile(r"\bdelta\w*\s*@\s*[\w.]*(?:\[\s*[\"']W[\"']\s*\]|\bW\b)(?!\s*\.T)"
+                            r"|np\.dot\(\s*delta\w*\s*,\s*[\w.]*(?:\[\s*[\"']W[\"']\s*\]|\bW\b)\s*\)")
 
 # what a stub's message says, when it has one: `raise NotImplementedError("TODO")`
 _STUB_MESSAGE = re.compile(r"todo|implement|your code|fill|complete|compl[ée]ter|[àa] faire", re.I)
@@ -60,7 +68,8 @@ class Hint(str):
 
 # The keys of the mistakes recognised from exceptions (the corpus may expect them).
 HINT_KEYS = frozenset({"loss_arguments_swapped", "integer_tensor", "labels_taken_as_one_hot",
-                       "images_not_flattened", "one_hot_target", "float_target"})
+                       "images_not_flattened", "one_hot_target", "float_target",
+                       "weights_not_transposed"})
 
 
 def _named(key: str, text: str) -> str:
@@ -93,6 +102,13 @@ def explain(type_name: str, message: str, code: str = "") -> str:
     shapes = _MATMUL.search(message)
     if shapes and type_name == "RuntimeError":
         return _named("images_not_flattened", _flatten_hint(*(int(g) for g in shapes.groups())))
+    if (type_name == "ValueError" and _NUMPY_MATMUL.search(message)
+            and _DELTA_TIMES_W.search(code)):
+        return _named("weights_not_transposed",
+                      _("delta is multiplied by W where the back-propagation needs W transposed: "
+                        "delta has one column per output and W (input, output) one row per "
+                        "input, so dL/dx = delta @ W.T, of shape (batch, input). Write "
+                        "`delta @ self._parameters[\"W\"].T`."))
     if type_name == "RuntimeError" and _ONE_HOT_TARGET.search(message):
         return _named("one_hot_target",
                       _("The loss got one-hot integer rows as its target: `nn.CrossEntropyLoss` "

@@ -337,6 +337,27 @@ def test_argmax_over_class_index_labels_is_recognised(code, named):
     assert hint.startswith(named) and "class indices" in hint
 
 
+NUMPY_MATMUL = ("matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc "
+                "signature (n?,k),(k,m?)->(n?,m?) (size 4 is different from 3)")
+
+
+@pytest.mark.parametrize("code", ['return delta @ self._parameters["W"]', "dx = delta @ self.W",
+                                  "return np.dot(delta, W)"])
+def test_delta_times_an_untransposed_W_is_recognised(code):
+    from grader import mistakes
+
+    hint = mistakes.explain("ValueError", NUMPY_MATMUL, code)
+    assert hint.key == "weights_not_transposed" and "delta @ self._parameters" in hint
+
+
+@pytest.mark.parametrize("code", ['return delta @ self._parameters["W"].T', "out = x @ W",
+                                  "return delta @ W.T"])
+def test_a_matmul_error_elsewhere_gets_no_transpose_hint(code):
+    from grader import mistakes
+
+    assert mistakes.explain("ValueError", NUMPY_MATMUL, code) == ""
+
+
 def test_other_errors_get_no_made_up_hint():
     from grader import mistakes
 

@@ -15,7 +15,8 @@ BUGS = [
         'return delta @ self._parameters["W"]',
         "Linear shapes [bias]", "Linear shapes [no-bias]",
         "Linear backward delta matches finite differences", "Linear without bias matches finite "
-        "differences", "Linear on a single sample", *TRAININGS),
+        "differences", "Linear on a single sample", *TRAININGS,
+        diagnosis="weights_not_transposed"),
     # Overwriting is invisible after a zero_grad: only the accumulation check sees it.
     bug("linear_gradient_overwritten", 'self._gradient["W"] += input.T @ delta',
         'self._gradient["W"] = input.T @ delta',
