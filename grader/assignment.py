@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.i18n import _
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -152,17 +154,17 @@ def load_assignment(name: str, root: Path | None = None,
                     hidden_dir: str | os.PathLike | None = None) -> Assignment:
     root = root or assignments_root()
     if not NAME_PATTERN.fullmatch(name):
-        raise AssignmentError(f"`{_shown(name)}` is not an assignment name (letters, digits, "
-                              "`_` and `-` only; see `grade list`)")
+        raise AssignmentError(_("`{name}` is not an assignment name (letters, digits, `_` and "
+                                "`-` only; see `grade list`)").format(name=_shown(name)))
     folder = root / name
     if not (folder / SETTINGS_FILE).is_file():
         known = [a.name for a in list_assignments(root)]
         from grader.slicing import did_you_mean
 
         close = did_you_mean(name, known)
-        hint = f" — did you mean `{close[0]}`?" if close else ""
-        raise AssignmentError(f"unknown assignment `{name}`; known: {', '.join(known) or 'none'}"
-                              f" (in {root}){hint}")
+        hint = _(" — did you mean `{name}`?").format(name=close[0]) if close else ""
+        raise AssignmentError(_("unknown assignment `{name}`; known: {known} (in {root}){hint}").format(
+            name=name, known=", ".join(known) or _("none"), root=root, hint=hint))
     assignment = load_folder(folder)
     assignment.hidden_root = hidden_root(hidden_dir)
     return assignment
@@ -226,12 +228,14 @@ def detect_assignment(path: Path, root: Path | None = None,
         try:
             name = marker.read_text(errors="replace")[:200].strip()
         except OSError as e:
-            raise AssignmentError(f"{marker}: unreadable ({e.strerror}); pass --assignment NAME")
+            raise AssignmentError(_("{marker}: unreadable ({reason}); pass --assignment NAME").format(
+                marker=marker, reason=e.strerror))
         known = {a.name: a for a in assignments}
         if name not in known:
-            raise AssignmentError(
-                f"{marker} names the assignment `{_shown(name)}`, which is not one of "
-                f"{', '.join(sorted(known)) or 'none'}; fix the file or pass --assignment NAME")
+            raise AssignmentError(_(
+                "{marker} names the assignment `{name}`, which is not one of {known}; fix the file "
+                "or pass --assignment NAME").format(marker=marker, name=_shown(name),
+                                                     known=", ".join(sorted(known)) or _("none")))
         return load_assignment(name, root, hidden_dir)
     names = [path.name] if path.is_file() else [
         p.name for p in path.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts]
@@ -243,10 +247,11 @@ def detect_assignment(path: Path, root: Path | None = None,
         return matches[0]
     known = ", ".join(a.name for a in assignments)
     if not matches:
-        raise AssignmentError(f"cannot tell which assignment {path} is for (no file named like "
-                              f"one of theirs); pass --assignment NAME ({known})")
-    raise AssignmentError(f"{path} matches several assignments "
-                          f"({', '.join(a.name for a in matches)}); pass --assignment NAME")
+        raise AssignmentError(_("cannot tell which assignment {path} is for (no file named like "
+                                "one of theirs); pass --assignment NAME ({known})").format(
+                                    path=path, known=known))
+    raise AssignmentError(_("{path} matches several assignments ({names}); pass --assignment "
+                            "NAME").format(path=path, names=", ".join(a.name for a in matches)))
 
 
 def _shown(text: str) -> str:

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.i18n import _
+from grader.i18n import _, gettext
 
 MAX_SOURCE_BYTES = 5 * 2**20  # a notebook with embedded plots can be big; its code is not
 # The code itself is parsed and analysed in the judge (ast, symtable) before any time budget:
@@ -77,7 +77,7 @@ def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
     if path.is_file():
         return path
     if not path.exists():
-        raise SubmissionError(f"{path}: no such file or folder")
+        raise SubmissionError(_("{path}: no such file or folder").format(path=path))
     accepted = candidate_names(module, patterns)
     lowered = {n.lower() for n in accepted}
     package = path / module / "__init__.py"
@@ -92,12 +92,15 @@ def find_submission_file(path: Path, module: str, patterns: list[str]) -> Path:
     if matches:
         return _not_a_link_out(matches[0], path)
     found = [str(p.relative_to(path)) for p in files if p.suffix in (".py", ".ipynb")]
-    hint = f"; found {', '.join(found[:8])}" if found else "; the folder has no .py or .ipynb file"
+    hint = (_("; found {files}").format(files=", ".join(found[:8])) if found
+            else _("; the folder has no .py or .ipynb file"))
     from grader.slicing import did_you_mean
     close = did_you_mean(accepted[0], [Path(f).name for f in found])
     if close:
-        hint += f" — did you mean to name {close[0]} {accepted[0]}?"
-    raise SubmissionError(f"no {' or '.join(accepted)} in {path}{hint}")
+        hint += _(" — did you mean to name {found} {expected}?").format(found=close[0],
+                                                                         expected=accepted[0])
+    raise SubmissionError(_("no {names} in {path}{hint}").format(
+        names=_(" or ").join(accepted), path=path, hint=hint))
 
 
 def _not_a_link_out(file: Path, folder: Path) -> Path:
@@ -105,8 +108,9 @@ def _not_a_link_out(file: Path, folder: Path) -> Path:
     grader may run as the instructor, and must not show a student the start of another file."""
     root, target = folder.resolve(), file.resolve()
     if root not in target.parents:
-        raise SubmissionError(f"{file.relative_to(folder)} in {folder} is a link to a file outside "
-                              "the submission folder; submit the file itself")
+        raise SubmissionError(_("{file} in {folder} is a link to a file outside the submission "
+                                "folder; submit the file itself").format(
+                                    file=file.relative_to(folder), folder=folder))
     return file
 
 
@@ -121,12 +125,15 @@ def read_source(file: Path, module: str) -> Source:
     try:
         raw = file.read_bytes()
     except OSError as e:
-        raise SubmissionError(f"{file}: cannot be read ({e.strerror or e})") from None
+        raise SubmissionError(_("{file}: cannot be read ({reason})").format(
+            file=file, reason=e.strerror or e)) from None
     notebook = file.suffix == ".ipynb"
     limit = MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES
     if len(raw) > limit:
-        what = "a notebook may have (clear its outputs)" if notebook else "a source file may have"
-        raise SubmissionError(f"{file}: {len(raw):,} bytes, more than the {limit:,} {what}")
+        message = (_("{file}: {size} bytes, more than the {limit} a notebook may have (clear its "
+                     "outputs)") if notebook
+                   else _("{file}: {size} bytes, more than the {limit} a source file may have"))
+        raise SubmissionError(message.format(file=file, size=f"{len(raw):,}", limit=f"{limit:,}"))
     # `grade check` reads the file to refuse an unreadable one in one line, then grades it:
     # the same bytes are converted once (a big notebook costs seconds in nbconvert).
     key = (str(file.resolve()), module, hashlib.sha256(raw).digest())
@@ -148,10 +155,11 @@ def _check_code_size(source: Source) -> None:
 def _refuse_big_code(file: Path, code: str, where: str) -> None:
     size, lines = len(code), code.count("\n") + 1
     if size > MAX_CODE_BYTES or lines > MAX_CODE_LINES:
-        raise SubmissionError(
-            f"{file}: {where}{lines:,} lines, {size:,} characters of code, more than a practical "
-            f"may have ({MAX_CODE_LINES:,} lines, {MAX_CODE_BYTES:,} characters): keep data and "
-            "generated code out of it")
+        raise SubmissionError(_(
+            "{file}: {where}{lines} lines, {size} characters of code, more than a practical may "
+            "have ({max_lines} lines, {max_size} characters): keep data and generated code out of "
+            "it").format(file=file, where=where, lines=f"{lines:,}", size=f"{size:,}",
+                         max_lines=f"{MAX_CODE_LINES:,}", max_size=f"{MAX_CODE_BYTES:,}"))
 
 
 def _read_source(raw: bytes, file: Path, module: str) -> Source:
@@ -170,7 +178,7 @@ def _decode(raw: bytes, file: Path) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise SubmissionError(f"{file}: not a text file")  # pragma: no cover - latin-1 never fails
+    raise SubmissionError(gettext("{file}: not a text file").format(file=file))  # pragma: no cover - latin-1 never fails
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,19 +290,22 @@ def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int
             nb = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
     except Exception as e:
         reason = " ".join(str(e).split())[:200]
-        raise SubmissionError(f"{file}: not a readable notebook ({reason})") from None
+        raise SubmissionError(gettext("{file}: not a readable notebook ({reason})").format(
+            file=file, reason=reason)) from None
     if len(nb.cells) > MAX_CELLS:
-        raise SubmissionError(f"{file}: {len(nb.cells):,} cells, more than the {MAX_CELLS:,} a "
-                              "notebook may have")
+        raise SubmissionError(gettext("{file}: {cells} cells, more than the {limit} a notebook "
+                                      "may have").format(file=file, cells=f"{len(nb.cells):,}",
+                                                         limit=f"{MAX_CELLS:,}"))
     # Before nbconvert, which takes seconds per MiB: the code cells' size alone decides.
     _refuse_big_code(file, "\n".join(c.get("source") for c in nb.cells if c.get("cell_type") == "code"
-                                     and isinstance(c.get("source"), str)), "its code cells hold ")
+                                     and isinstance(c.get("source"), str)), gettext("its code cells hold "))
     code_cells = []
     for number, cell in enumerate(nb.cells, start=1):
         if cell.get("cell_type") == "code":
             if not isinstance(cell.get("source"), str):
-                raise SubmissionError(f"{file}: not a readable notebook (cell {number} has no "
-                                      "source text)")
+                raise SubmissionError(gettext("{file}: not a readable notebook (cell {number} "
+                                              "has no source text)").format(file=file,
+                                                                            number=number))
             cell.source = strip_magics(cell.source)
             code_cells.append(number)
     try:
@@ -302,7 +313,8 @@ def notebook_to_python(raw: bytes, file: Path) -> tuple[str, list[tuple[int, int
             warnings.simplefilter("ignore")  # there is none left, strip_magics removed it
             script, _ = PythonExporter(exclude_markdown=True, exclude_raw=True).from_notebook_node(nb)
     except Exception as e:
-        raise SubmissionError(f"{file}: nbconvert could not export it ({' '.join(str(e).split())[:200]})") from None
+        raise SubmissionError(gettext("{file}: nbconvert could not export it ({reason})").format(
+            file=file, reason=" ".join(str(e).split())[:200])) from None
     return script, _cell_map(script, [(number, nb.cells[number - 1].source)
                                       for number in code_cells])
 
