@@ -209,11 +209,20 @@ def load_module_file(name: str, path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    # A practical's modules import their own folder's (`import diy_mistakes as known`), as they
+    # do in the judge, which puts the folder on sys.path while the checks run.
+    folder = str(path.parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
     return module
 
 
