@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import handout_code
 from grader import diagnosis
 from grader.diagnosis import (RETURN_IN_LOOP, DiagnosedFailure, Mistake, matching, mistake,
                               passes, recognising, same)
@@ -14,21 +15,7 @@ from grader.failures import CheckFailure
 from grader.submission import Source
 
 # The MLP_pixels handout's perf_loop: the total is right, the `return` sits inside the loop.
-HANDOUT_PERF_LOOP = '''import torch
-
-
-def perf_loop(dataloader, model):
-    model.eval()
-    Total = len(dataloader.dataset)
-    with torch.no_grad():
-        correct = 0
-        y_pred = []
-        for X, y in dataloader:
-            pred = model(X)
-            correct += (pred.argmax(1) == y).type(torch.float).sum().item()
-            y_pred.append(pred.argmax(1))
-            return correct, Total, torch.cat(y_pred)
-'''
+HANDOUT_PERF_LOOP = "import torch\n\n" + handout_code.HANDOUT_PERF_LOOP
 
 FIRST_BATCH = Mistake(
     "return_inside_loop", "perf_loop returns inside its `for` loop: only the first batch counts",
