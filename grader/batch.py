@@ -305,8 +305,7 @@ class JudgeWorker:
         self._buffer = b""
 
     def run(self, job: dict, timeout: float) -> dict:
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
+        self.start()
         try:
             self.proc.stdin.write((json.dumps(job) + "\n").encode())
             self.proc.stdin.flush()
@@ -332,7 +331,10 @@ class JudgeWorker:
             raise WorkerFailed("the grading process answered nonsense") from None
         return reply if isinstance(reply, dict) else {"error": "the grading process answered nonsense"}
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the process, unless it is running."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
         self.close()
         self.cwd.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, **i18n.environment())  # the judges write in the batch's language
@@ -370,11 +372,43 @@ class WorkerPool:
 
     def __init__(self, size: int, workdir: Path, calibrated_limits: bool = True):
         self.idle: queue.Queue[JudgeWorker] = queue.Queue()
-        for n in range(max(1, size)):
-            self.idle.put(JudgeWorker(workdir, workdir / f"worker-{n}.log"))
+        self.workers = [JudgeWorker(workdir, workdir / f"worker-{n}.log")
+                        for n in range(max(1, size))]
+        for worker in self.workers:
+            self.idle.put(worker)
         self.calibrated_limits = calibrated_limits
         self._calibration = threading.Lock()
         self._calibrated = not calibrated_limits
+
+    def warm_up(self, assignment: Assignment, job: dict, timeout: float) -> None:
+        """Start every worker now, side by side, and let each prepare (its zygote, its first
+        optimizer step) in the background: a worker is handed out once it is ready. Without
+        this, each worker started on its first student, the second one only after the first
+        had calibrated — in a batch on 2 cores, one worker's start-up lost."""
+        from grader import limits
+
+        if limits.measured(assignment):  # nothing to wait for before grading
+            self._calibrated = True
+        preparing = []
+        while True:
+            try:
+                preparing.append(self.idle.get_nowait())
+            except queue.Empty:
+                break
+        for worker in preparing:
+            # Started from this thread: a worker dies with the thread that started it
+            # (_die_with_parent), and this one lasts as long as the batch.
+            worker.start()
+            threading.Thread(target=self._prepare, args=(worker, job, timeout),
+                             daemon=True).start()
+
+    def _prepare(self, worker: "JudgeWorker", job: dict, timeout: float) -> None:
+        try:
+            worker.run({**job, "prepare": True}, timeout)
+        except WorkerFailed:
+            pass  # started again on its first student, whose row says why if it fails again
+        finally:
+            self.idle.put(worker)
 
     def run(self, job: dict, timeout: float) -> dict:
         worker = self.idle.get()
@@ -392,8 +426,8 @@ class WorkerPool:
             self.idle.put(worker)
 
     def close(self) -> None:
-        while not self.idle.empty():
-            self.idle.get().close()
+        for worker in self.workers:
+            worker.close()
 
 
 _SAFE_PATH = ["-P"] if sys.version_info >= (3, 11) else []
@@ -451,12 +485,18 @@ def grade_one(assignment: Assignment, submission: Submission, out: Path, *,
     return result
 
 
+def worker_job(assignment: Assignment, *, hidden_dir: str | None, data_source: str,
+               require_isolation: bool) -> dict:
+    """What every job of a batch says to a worker, whoever the student."""
+    return {"assignment": assignment.name,
+            "hidden_dir": os.path.abspath(hidden_dir) if hidden_dir else None,
+            "data": data_source, "require_isolation": require_isolation}
+
+
 def _grade_in_worker(assignment: Assignment, submission: Submission, target: Path,
                      pool: WorkerPool, **options) -> GradingResult:
-    job = {"submission": os.path.abspath(submission.path), "assignment": assignment.name,
-           "student": submission.student, "json_out": os.path.abspath(target),
-           "hidden_dir": os.path.abspath(options["hidden_dir"]) if options["hidden_dir"] else None,
-           "data": options["data_source"], "require_isolation": options["require_isolation"]}
+    job = {**worker_job(assignment, **options), "submission": os.path.abspath(submission.path),
+           "student": submission.student, "json_out": os.path.abspath(target)}
     try:
         reply = pool.run(job, assignment.time_budget_s * 2 + 120)
     except WorkerFailed as e:
@@ -560,8 +600,11 @@ def run_batch(assignment: Assignment, source: Path, out: Path, *, workers: int =
 def _grade_locally(assignment: Assignment, todo: list[Submission], out: Path, *, workers: int,
                    warm: bool, calibrated_limits: bool, **options):
     """(submission, result) pairs as they finish, graded by ``workers`` judges here."""
-    pool = WorkerPool(workers, out / ".work", calibrated_limits) if warm else None
+    pool = WorkerPool(workers, out / ".work", calibrated_limits) if warm and todo else None
     try:
+        if pool is not None:
+            pool.warm_up(assignment, worker_job(assignment, **options),
+                         assignment.time_budget_s * 2 + 120)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
             futures = {threads.submit(grade_one, assignment, s, out, pool=pool, **options)
                        if pool is not None else

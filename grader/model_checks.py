@@ -9,14 +9,21 @@ named layers, ``fc1`` or ``hidden``) does not matter — only the architecture d
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
+import random
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from grader.i18n import _
 from grader import diagnosis
 from grader.checks import as_number, check_close, check_parameter_layout
+from grader.files import write_atomically
 from grader.failures import CheckFailure, NotImplementedYet, StudentError
 from grader.student_process import Remote, StudentModule, call_as
 from grader.wire import describe_value
@@ -333,16 +340,20 @@ def replay_verdict(values: list[torch.Tensor], start: list[torch.Tensor],
 class JudgeRun:
     """Training in the judge's own process, on one thread (as in the student process: the
     same results, and many small steps run 30 times faster than on threads contending for
-    the cores), without disturbing it: its thread count and global random state are
-    restored afterwards."""
+    the cores), without disturbing it: its thread count and global random states (torch,
+    numpy, random: :func:`grader.training.seed_everything` seeds all three) are restored
+    afterwards — so a replay taken from the cache leaves the judge as computing it would."""
 
     def __enter__(self):
         self.threads, self.state = torch.get_num_threads(), torch.get_rng_state()
+        self.states = random.getstate(), np.random.get_state()
         torch.set_num_threads(1)
 
     def __exit__(self, *exc):
         torch.set_num_threads(self.threads)
         torch.set_rng_state(self.state)
+        random.setstate(self.states[0])
+        np.random.set_state(self.states[1])
 
 
 def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, what: str,
@@ -359,8 +370,6 @@ def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, 
     :func:`grader.training.train_classifier` (``train_kwargs``) and computes the predictions
     on ``scored`` itself. Returns those predictions and the replay's learning curves.
     """
-    from grader import training
-
     mapping = match_layout(layout(student, model), local, what)
     start = [p.detach().clone() for p in local.parameters()]
     engine_recipe(student, "load_parameters")(model, to_student_order(start, mapping))
@@ -373,16 +382,104 @@ def judged_training(student: StudentModule, model: Remote, local: nn.Module, *, 
     check_trained(values, start, what, mismatch_hint)
     trained = set_parameters(copy.deepcopy(local), values)
     check_forward_on_probes(student, model, trained, probes, what, probe_hint)
-    replica = copy.deepcopy(local)
+    # The disk cache only where the student process cannot write the judge's cache folder: in
+    # the basic isolation a child runs as the judge's user and could plant a replay.
+    replay = replayed_training(local, data, valid, train_kwargs, scored,
+                               on_disk=student.process.isolation.backend.strong)
     with JudgeRun():
-        history = training.train_classifier(replica, data[0], data[1], valid=valid,
-                                            **train_kwargs)
         predictions = predict_here(trained, scored)
-        replay_predictions = predict_here(replica, scored)
-    replay_verdict(values, start, [p.detach() for p in replica.parameters()], predictions,
-                   replay_predictions, min_agreement=min_agreement, what=what,
-                   hint=mismatch_hint)
-    return predictions, history
+    replay_verdict(values, start, replay.parameters, predictions, replay.predictions,
+                   min_agreement=min_agreement, what=what, hint=mismatch_hint)
+    return predictions, copy.deepcopy(replay.history)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The standard training of the practical's network from given weights, done here."""
+
+    parameters: list[torch.Tensor]   # the trained weights
+    predictions: torch.Tensor        # their predicted classes on the scored images
+    history: dict                    # the learning curves
+
+
+_REPLAYS: dict[str, Replay] = {}     # this judge process's replays, by what they depend on
+_REPLAYS_KEPT = 16
+
+
+def replayed_training(local: nn.Module, data: tuple[torch.Tensor, torch.Tensor],
+                      valid: tuple[torch.Tensor, torch.Tensor] | None, train_kwargs: dict,
+                      scored: torch.Tensor, *, on_disk: bool = False) -> Replay:
+    """:func:`grader.training.train_classifier` on a copy of ``local`` (its weights are the
+    start), then its predictions on ``scored`` — computed once per judge process and machine.
+
+    The replay depends on nothing of the student's: the start is drawn by the judge, the data
+    and the loop are the judge's. So every student of a batch (and every ``grade check`` of the
+    same practical) would compute the same thing; it is keyed by everything it depends on
+    (network, start weights, data, settings, torch's version, the machine) and kept in this
+    process and, ``on_disk``, in the judge's cache folder (:func:`grader.limits.cache_dir`;
+    only when no student process can write there). One thread, fixed seeds: a replay
+    computed again gives the same tensors, so caching never changes a score (a test).
+    """
+    from grader import training
+
+    key = _replay_key(local, data, valid, train_kwargs, scored)
+    replay = _REPLAYS.get(key) or (_load_replay(key) if on_disk else None)
+    if replay is None:
+        replica = copy.deepcopy(local)
+        with JudgeRun():
+            history = training.train_classifier(replica, data[0], data[1], valid=valid,
+                                                **train_kwargs)
+            predictions = predict_here(replica, scored)
+        replay = Replay([p.detach().clone() for p in replica.parameters()], predictions,
+                        history)
+        if on_disk:
+            _save_replay(key, replay)
+    if len(_REPLAYS) >= _REPLAYS_KEPT:
+        _REPLAYS.pop(next(iter(_REPLAYS)))
+    _REPLAYS[key] = replay
+    return replay
+
+
+def _replay_key(local, data, valid, train_kwargs, scored) -> str:
+    from grader import limits, training
+
+    digest = hashlib.sha256()
+    digest.update(repr((str(local), sorted(train_kwargs.items()), torch.__version__,
+                        limits.machine_key())).encode())
+    digest.update(Path(training.__file__).read_bytes())  # the loop itself
+    tensors = [*local.state_dict().values(), *data, *(valid or ()), scored]
+    for t in tensors:
+        t = t.detach().contiguous()
+        digest.update(repr((t.dtype, tuple(t.shape))).encode())
+        digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else
+                      t.float().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _replay_path(key: str):
+    from grader import limits
+
+    return limits.cache_dir() / "replays" / f"{key}.pt"
+
+
+def _load_replay(key: str) -> Replay | None:
+    try:
+        saved = torch.load(_replay_path(key), weights_only=True)
+        return Replay(list(saved["parameters"]), saved["predictions"], saved["history"])
+    except Exception:  # missing, truncated, from another version: computed again
+        return None
+
+
+def _save_replay(key: str, replay: Replay) -> None:
+    path = _replay_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save({"parameters": replay.parameters, "predictions": replay.predictions,
+                    "history": replay.history}, buffer)
+        write_atomically(path, buffer.getvalue())
+    except OSError:  # a read-only home: the process's own cache still serves
+        pass
 
 
 def counted_layout(student: StudentModule, model: Remote, probes: torch.Tensor,

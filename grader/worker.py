@@ -13,6 +13,11 @@ Protocol: one JSON job per line on stdin, one JSON line back on stdout per job::
     ← {"ok": true}                      the result is in json_out
     ← {"error": "one line"}             the student could not be graded (that reason)
 
+    → {"prepare": true, "assignment": NAME, ...}   start the zygote and load the data now, so
+                                                   that a batch's workers warm up side by side
+    → {"calibrate": true, "assignment": NAME, ...} measure the per-request limits (once per
+                                                   machine, grader.limits)
+
 What one student leaves in the judge does not reach the next: the judge never runs student
 code; the check modules are imported afresh for every grading (:func:`grader.judge.run_pytest`
 removes them after each run), and every grading gets a new GradingContext and plugin. A worker
@@ -66,6 +71,27 @@ class WarmJudge:
                            hidden_dir=job.get("hidden_dir"), student=job.get("student"),
                            request_limits=request_limits, spawner=zygote, **options)
 
+    def prepare(self, job: dict) -> None:
+        """Pay now what the first student would pay before the checks' own work: the zygote's
+        start (torch, dynamo and the child side, in its sandbox) and, meanwhile, this judge's
+        first optimizer step (``torch._dynamo``, about 1 s)."""
+        import threading
+
+        assignment = load_assignment(job["assignment"], hidden_dir=job.get("hidden_dir"))
+        zygote = self.zygote_for(assignment, sandbox.probe())
+        failed: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                zygote.start()
+            except Exception as e:  # the first grading starts it again and says why
+                failed.append(e)
+
+        starting = threading.Thread(target=start, daemon=True)
+        starting.start()
+        _first_optimizer_step()
+        starting.join()
+
     def calibrate(self, job: dict) -> None:
         """Measure the per-request limits on this machine, unless already cached."""
         assignment = load_assignment(job["assignment"], hidden_dir=job.get("hidden_dir"))
@@ -79,6 +105,16 @@ class WarmJudge:
         self.zygotes.clear()
 
 
+def _first_optimizer_step() -> None:
+    import torch
+
+    with torch.random.fork_rng(devices=[]):  # the gradings' random state stays untouched
+        layer = torch.nn.Linear(2, 1)
+        optimizer = torch.optim.Adam(layer.parameters())
+        layer(torch.ones(1, 2)).sum().backward()
+        optimizer.step()
+
+
 def main() -> int:
     warm = WarmJudge()
     out = sys.stdout
@@ -89,8 +125,8 @@ def main() -> int:
                 continue
             job = json.loads(line)
             try:
-                if job.get("calibrate"):
-                    warm.calibrate(job)
+                if job.get("prepare") or job.get("calibrate"):
+                    (warm.prepare if job.get("prepare") else warm.calibrate)(job)
                     out.write(json.dumps({"ok": True}) + "\n")
                     out.flush()
                     continue
