@@ -79,18 +79,16 @@ class WarmJudge:
 
         assignment = load_assignment(job["assignment"], hidden_dir=job.get("hidden_dir"))
         zygote = self.zygote_for(assignment, sandbox.probe())
-        failed: list[BaseException] = []
-
-        def start() -> None:
-            try:
-                zygote.start()
-            except Exception as e:  # the first grading starts it again and says why
-                failed.append(e)
-
-        starting = threading.Thread(target=start, daemon=True)
-        starting.start()
-        _first_optimizer_step()
-        starting.join()
+        warming = threading.Thread(target=_first_optimizer_step, daemon=True)
+        warming.start()
+        try:
+            # From this thread, not a helper one: the sandbox dies with the thread that
+            # started it (bubblewrap's --die-with-parent is a per-thread parent-death signal).
+            zygote.start()
+        except Exception:
+            pass  # the first grading starts it again, and its student's row says why
+        finally:
+            warming.join()
 
     def calibrate(self, job: dict) -> None:
         """Measure the per-request limits on this machine, unless already cached."""
