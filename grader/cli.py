@@ -106,22 +106,54 @@ def check(
                                            help="Refuse to grade without the strong sandbox."),
     data: str = DATA_OPTION,
     data_dir: Optional[Path] = DATA_DIR_OPTION,
+    watch: bool = typer.Option(False, "--watch", "-w", help="Stay running and check again each "
+                               "time the file is saved (the student process stays warm: seconds "
+                               "instead of a cold start). Ctrl-C stops."),
 ) -> None:
     """Check a submission: run the assignment's checks and show what passed."""
-    from grader.judge import grade
-
     use_language(lang)
     if not path.exists():
         _fail_check(_("{path}: no such file or folder").format(path=path), fmt, output)
+    options = dict(hidden=hidden, require_isolation=require_isolation, data_source=data,
+                   data_root=str(data_dir) if data_dir else None,
+                   hidden_dir=str(hidden_dir) if hidden_dir else None, only=only,
+                   request_limits="cached")  # measured here by a batch, if one ran
+    if watch:
+        if ci or fmt is not Format.text or output is not None:
+            fail_usage(_("--watch shows the checks on the terminal: it goes without --ci, "
+                         "--format and --output"))
+        _watch(path, assignment, report, options)
+    result = _check_once(path, assignment, fmt, output, junit_xml=junit if ci else None,
+                         **options)
+    _show_check(result, path, fmt, output, report)
+    if ci:
+        summary = reports.render(result, "md")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a") as f:
+                f.write(summary)
+        elif fmt is not Format.md:
+            sys.stdout.write(summary)
+        # Workflow commands are read from stdout and stderr: keep a report on stdout parseable.
+        stream = sys.stdout if fmt is Format.text or output is not None else sys.stderr
+        stream.write("".join(line + "\n" for line in classroom_annotations(result)))
+        stream.flush()
+    raise typer.Exit(EXIT_OK if result.all_passed else EXIT_FAILED)
+
+
+def _check_once(path: Path, assignment: Optional[str], fmt: "Format", output: Optional[Path],
+                **options):
+    """Grade once; a usage error (no such assignment...) is one line and exit code 2."""
+    from grader.judge import grade
+
     try:
-        _readable_submission(path, assignment, hidden_dir)
-        result = grade(path, assignment, hidden=hidden, require_isolation=require_isolation,
-                       data_source=data, data_root=str(data_dir) if data_dir else None,
-                       hidden_dir=str(hidden_dir) if hidden_dir else None,
-                       junit_xml=junit if ci else None, only=only,
-                       request_limits="cached")  # measured here by a batch, if one ran
+        _readable_submission(path, assignment, options.get("hidden_dir"))
+        return grade(path, assignment, **options)
     except _usage_errors() as e:
         _fail_check(str(e), fmt, output)
+
+
+def _show_check(result, path: Path, fmt: "Format", output: Optional[Path], report: bool) -> None:
     if fmt is Format.text and output is None:
         print_result(result)
     else:
@@ -141,19 +173,69 @@ def check(
         except OSError as e:  # a read-only checkout: the report is a convenience
             errors.print("[yellow]" + escape(_("note:")) + "[/] " + escape(
                 _("no HTML report written ({error})").format(error=e)))
-    if ci:
-        summary = reports.render(result, "md")
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary:
-            with open(step_summary, "a") as f:
-                f.write(summary)
-        elif fmt is not Format.md:
-            sys.stdout.write(summary)
-        # Workflow commands are read from stdout and stderr: keep a report on stdout parseable.
-        stream = sys.stdout if fmt is Format.text or output is not None else sys.stderr
-        stream.write("".join(line + "\n" for line in classroom_annotations(result)))
-        stream.flush()
-    raise typer.Exit(EXIT_OK if result.all_passed else EXIT_FAILED)
+
+
+WATCH_POLL_S = 0.5  # polling, not inotify: it also sees saves on network and synced folders
+
+
+def _watch(path: Path, assignment: Optional[str], report: bool, options: dict) -> None:
+    """`grade check --watch`: check, then check again each time the submission changes, with
+    one warm zygote (grader.zygote) for all the checks: each student process is a fresh fork of
+    it, as in a batch worker, so a check after the first pays no torch import."""
+    import time
+
+    from grader import sandbox
+    from grader.judge import grade, resolve_assignment
+    from grader.worker import WarmJudge
+
+    try:
+        spec = resolve_assignment(path, assignment, options.get("hidden_dir"))
+    except _usage_errors() as e:
+        fail_usage(str(e))
+    import signal
+
+    def stop(signum, frame):  # `kill`, a closed terminal: stop as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    warm = WarmJudge()
+    try:
+        zygote = warm.zygote_for(spec, sandbox.probe())
+        while True:
+            seen = _submission_state(path)
+            started = time.monotonic()
+            try:  # a file being saved, unreadable for a moment: said, and the watch goes on
+                _readable_submission(path, spec.name, options.get("hidden_dir"))
+                result = grade(path, spec, spawner=zygote, **options)
+                _show_check(result, path, Format.text, None, report)
+            except _usage_errors() as e:
+                errors.print("[bold red]" + escape(_("error:")) + "[/] " + escape(str(e)))
+            console.print("[dim]" + escape(_(
+                "checked in {seconds:.1f} s — watching {path}: save it to check again "
+                "(Ctrl-C to stop)").format(seconds=time.monotonic() - started, path=path)) + "[/]",
+                soft_wrap=True)
+            while _submission_state(path) == seen:
+                time.sleep(WATCH_POLL_S)
+            console.rule(escape(_("{path} changed: checking again").format(path=path)))
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_OK)
+    finally:
+        warm.close()
+
+
+def _submission_state(path: Path) -> tuple:
+    """What changes when the student saves: the size and time of every source file."""
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*")
+        if p.suffix in (".py", ".ipynb") and ".ipynb_checkpoints" not in p.parts)
+    state = []
+    for file in files:
+        try:
+            info = file.stat()
+            state.append((str(file), info.st_size, info.st_mtime_ns))
+        except OSError:
+            state.append((str(file), None, None))
+    return tuple(state)
 
 
 def classroom_annotations(result) -> list[str]:

@@ -205,3 +205,90 @@ def test_data_commands(tmp_path):
     assert x_train.shape == (4500, 784) and t_test.shape == (500, 10)
     bad = grade("data", "course-pickle", out, "--source", "imagenet")
     assert bad.exit_code == 2 and "unknown dataset source" in bad.output
+
+
+class Watching:
+    """`grade check --watch` in its own process, its output read line by line."""
+
+    def __init__(self, path: Path):
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", "check", str(path), "--watch", "--no-report",
+             "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**__import__("os").environ, "COLUMNS": "200"})
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout],
+                         daemon=True).start()
+
+    def next_check(self, timeout: float = 180) -> str:
+        """The output of the next check, up to its "watching" line."""
+        import time
+
+        block, deadline = [], time.monotonic() + timeout
+        while True:
+            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            block.append(line)
+            self.output.append(line)
+            if "save it to check again" in line:
+                return "".join(block)
+
+    def sandboxes(self) -> set[int]:
+        """The bubblewrap processes under the watch (the zygote's sandbox)."""
+        import psutil
+
+        return {p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)
+                if p.name() == "bwrap"}
+
+
+@pytest.mark.slow
+def test_watch_checks_again_on_each_save_with_one_warm_sandbox(tmp_path):
+    """A student saves, the checks run again at once, in a fork of the same warm zygote (no new
+    sandbox, no torch import); a syntax error is shown and the watch goes on; SIGTERM (or
+    Ctrl-C) stops it and leaves no process behind."""
+    import signal
+
+    import psutil
+
+    from grader.corpus import bug as make_bug
+
+    path = tmp_path / "perceptron.py"
+    text = (REPO / "assignments" / "perceptron" / "reference" / "perceptron.py").read_text()
+    path.write_text(text)
+    watch = Watching(path)
+    try:
+        first = watch.next_check()
+        assert "score: 18 / 18" in first, first
+        sandbox = watch.sandboxes()
+        if not sandbox:
+            pytest.skip("LOUD: no bubblewrap here, the warm sandbox cannot be followed")
+        path.write_text(make_bug("no_bias", "return x @ w + b\n", "return x @ w\n").apply(text))
+        second = watch.next_check()
+        assert "perceptron.py changed: checking again" in second
+        assert "score: 18 / 18" not in second and "forward is x times w plus b" in second
+        path.write_text(text.replace("def forward(", "def forward(:"))
+        third = watch.next_check()
+        assert "syntax error in perceptron.py, line" in third
+        path.write_text(text)
+        assert "score: 18 / 18" in watch.next_check()
+        # the same zygote all along: its sandbox's processes are those of the first check
+        assert sandbox <= watch.sandboxes()
+        everything = watch.sandboxes()
+    finally:
+        watch.proc.send_signal(signal.SIGTERM)
+        code = watch.proc.wait(timeout=30)
+    assert code == 0
+    assert not [p for p in everything if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert "Traceback" not in "".join(watch.output)
+
+
+def test_watch_is_for_the_terminal(tmp_path):
+    (tmp_path / "perceptron.py").write_text("x = 1\n")
+    result = grade("check", tmp_path / "perceptron.py", "--watch", "--format", "json")
+    assert result.exit_code == 2
+    assert "--watch shows the checks on the terminal" in result.output
