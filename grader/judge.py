@@ -240,6 +240,22 @@ class CurrentCheck:
             self.process.current_check = check_name(item, self.elements)
 
 
+@contextlib.contextmanager
+def one_thread():
+    """The checks compute on one thread, on every machine: the same floating-point results
+    whatever the cores (the student process and the judge's replays run on one thread too), and
+    in a batch a judge's idle OpenMP threads do not spin on the core of the next worker (see
+    grader.batch.ONE_THREAD)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
                extra: list[str] = (), only: str | None = None, also: list = ()) -> int:
     """Run the assignment's checks in this process with ``plugin`` (pytest's own JUnit XML
@@ -256,7 +272,7 @@ def run_pytest(assignment: Assignment, hidden: bool, plugin, junit_xml=None,
     # Checks may import helper modules kept in the assignment folder (``<name>_checks.py``).
     sys.path.insert(0, str(assignment.folder))
     try:
-        with contextlib.redirect_stdout(sink):  # pytest's own progress output is not ours
+        with contextlib.redirect_stdout(sink), one_thread():  # pytest's output is not ours
             plugins = [plugin, *also] + ([OnlyElement(only, assignment.required)] if only else [])
             return pytest.main(args, plugins=plugins)
     finally:
