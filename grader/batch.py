@@ -317,9 +317,15 @@ class JudgeWorker:
             if left <= 0:
                 self.close()
                 raise WorkerFailed(f"grading did not finish within {timeout:g} s")
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
+            proc = self.proc
+            if proc is None:  # closed meanwhile: the batch is over (a warm-up still waiting)
+                raise WorkerFailed("the grading process was stopped")
+            try:
+                ready, _, _ = select.select([proc.stdout], [], [], left)
+                chunk = os.read(proc.stdout.fileno(), 65536) if ready else None
+            except (OSError, ValueError):  # its pipe closed by close() from another thread
+                raise WorkerFailed("the grading process was stopped") from None
+            if chunk is not None:
                 if not chunk:
                     raise WorkerFailed(self._death())
                 self._buffer += chunk
@@ -406,8 +412,8 @@ class WorkerPool:
     def _prepare(self, worker: "JudgeWorker", job: dict, timeout: float) -> None:
         try:
             worker.run({**job, "prepare": True}, timeout)
-        except WorkerFailed:
-            pass  # started again on its first student, whose row says why if it fails again
+        except Exception:  # noqa: BLE001 - a warm-up only: started again on its first student,
+            pass           # whose row says why if it fails again
         finally:
             self.idle.put(worker)
 

@@ -222,16 +222,28 @@ class Watching:
             [sys.executable, "-m", "grader.cli", "check", str(path), "--watch", "--no-report",
              "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**__import__("os").environ, "COLUMNS": "200"})
-        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout],
-                         daemon=True).start()
+        def read():
+            for line in self.proc.stdout:
+                self.lines.put(line)
+            self.lines.put(None)  # the watch ended
+
+        threading.Thread(target=read, daemon=True).start()
 
     def next_check(self, timeout: float = 180) -> str:
         """The output of the next check, up to its "watching" line."""
+        import queue
         import time
 
         block, deadline = [], time.monotonic() + timeout
         while True:
-            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError(f"the watch did not check within {timeout} s or stopped "
+                                     f"(exit code {self.proc.poll()}); its output:\n"
+                                     + "".join(self.output))
             block.append(line)
             self.output.append(line)
             if "save it to check again" in line:
