@@ -220,7 +220,8 @@ class Watching:
         self.output: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grader.cli", "check", str(path), "--watch", "--no-report",
-             "--lang", "en"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+             "--lang", "en"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
             env={**__import__("os").environ, "COLUMNS": "200"})
         def read():
             for line in self.proc.stdout:
