@@ -216,6 +216,12 @@ def _watch(path: Path, assignment: Optional[str], report: bool, options: dict) -
                 soft_wrap=True)
             while _submission_state(path) == seen:
                 time.sleep(WATCH_POLL_S)
+            # An editor may save in several writes (truncate, then write): check once the
+            # file has stayed the same for one poll, not the half-written file.
+            settled, seen = None, _submission_state(path)
+            while settled != seen:
+                time.sleep(WATCH_POLL_S)
+                settled, seen = seen, _submission_state(path)
             console.rule(escape(_("{path} changed: checking again").format(path=path)))
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_OK)

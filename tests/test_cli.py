@@ -272,22 +272,32 @@ def test_watch_checks_again_on_each_save_with_one_warm_sandbox(tmp_path):
     path = tmp_path / "perceptron.py"
     text = (REPO / "assignments" / "perceptron" / "reference" / "perceptron.py").read_text()
     path.write_text(text)
+
+    def save(new_text: str) -> None:
+        # truncate then write, as some editors save: the watch must check the whole file
+        with open(path, "w") as f:
+            f.write(new_text[:100])
+            f.flush()
+            f.write(new_text[100:])
+
     watch = Watching(path)
     try:
-        first = watch.next_check()
+        first = watch.next_check(timeout=300)
         assert "score: 18 / 18" in first, first
         sandbox = watch.sandboxes()
         if not sandbox:
             pytest.skip("LOUD: no bubblewrap here, the warm sandbox cannot be followed")
-        path.write_text(make_bug("no_bias", "return x @ w + b\n", "return x @ w\n").apply(text))
+        save(make_bug("no_bias", "return x @ w + b\n", "return x @ w\n").apply(text))
         second = watch.next_check()
-        assert "perceptron.py changed: checking again" in second
-        assert "score: 18 / 18" not in second and "forward is x times w plus b" in second
-        path.write_text(text.replace("def forward(", "def forward(:"))
+        assert "perceptron.py changed: checking again" in second, second
+        assert "score: 18 / 18" not in second, second
+        assert "forward is x times w plus b" in second, second
+        save(text.replace("def forward(", "def forward(:"))
         third = watch.next_check()
-        assert "syntax error in perceptron.py, line" in third
-        path.write_text(text)
-        assert "score: 18 / 18" in watch.next_check()
+        assert "syntax error in perceptron.py, line" in third, third
+        save(text)
+        fourth = watch.next_check()
+        assert "score: 18 / 18" in fourth, fourth
         # the same zygote all along: its sandbox's processes are those of the first check
         assert sandbox <= watch.sandboxes()
         everything = watch.sandboxes()
