@@ -182,6 +182,7 @@ def _watch(path: Path, assignment: Optional[str], report: bool, options: dict) -
     """`grade check --watch`: check, then check again each time the submission changes, with
     one warm zygote (grader.zygote) for all the checks: each student process is a fresh fork of
     it, as in a batch worker, so a check after the first pays no torch import."""
+    import signal
     import time
 
     from grader import sandbox
@@ -192,7 +193,6 @@ def _watch(path: Path, assignment: Optional[str], report: bool, options: dict) -
         spec = resolve_assignment(path, assignment, options.get("hidden_dir"))
     except _usage_errors() as e:
         fail_usage(str(e))
-    import signal
 
     def stop(signum, frame):  # `kill`, a closed terminal: stop as Ctrl-C does
         raise KeyboardInterrupt

@@ -434,8 +434,8 @@ def replayed_training(local: nn.Module, data: tuple[torch.Tensor, torch.Tensor],
                         history)
         if on_disk:
             _save_replay(key, replay)
-    if len(_REPLAYS) >= _REPLAYS_KEPT:
-        _REPLAYS.pop(next(iter(_REPLAYS)))
+    if key not in _REPLAYS and len(_REPLAYS) >= _REPLAYS_KEPT:
+        _REPLAYS.pop(next(iter(_REPLAYS)))  # the oldest
     _REPLAYS[key] = replay
     return replay
 

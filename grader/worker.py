@@ -13,8 +13,8 @@ Protocol: one JSON job per line on stdin, one JSON line back on stdout per job::
     ← {"ok": true}                      the result is in json_out
     ← {"error": "one line"}             the student could not be graded (that reason)
 
-    → {"prepare": true, "assignment": NAME, ...}   start the zygote and load the data now, so
-                                                   that a batch's workers warm up side by side
+    → {"prepare": true, "assignment": NAME, ...}   start the zygote and take the first optimizer
+                                                   step now: a batch's workers warm up side by side
     → {"calibrate": true, "assignment": NAME, ...} measure the per-request limits (once per
                                                    machine, grader.limits)
 
